@@ -1,0 +1,33 @@
+"""The ``telephony`` command: one entry point, a subcommand per job.
+
+Each subcommand lives beside the code it drives and registers itself through ``add_parser``;
+this module only assembles them, so no feature's code is imported before it is needed.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand name -> module that provides ``add_parser(subparsers)``; the parser it adds sets
+#: ``func(args) -> int``.
+SUBCOMMANDS = {
+    "config": "telephony.commands.config_check",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="telephony", description="Asterisk call-centre daemon (三声之内必有应答)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS.values():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""The one YAML config file: schema, loading, and errors that name file, line and the fix.
+
+``load_config(path)`` returns a validated :class:`Config` or raises :class:`ConfigError`, whose
+``problems`` each carry the file, the line, what is wrong and what to write instead.  Secrets are
+never written inline: the AMI secret comes from an environment variable (``secret_env``) or a file
+(``secret_file``), and is read only when the daemon connects.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = ["Config", "ConfigError", "ConfigProblem", "RingPolicy", "load_config", "parse_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _host_port(value: str, what: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{what} must be HOST:PORT, e.g. 127.0.0.1:5038")
+    return host, int(port)
+
+
+class Reconnect(_Strict):
+    initial_delay_s: float = Field(1.0, gt=0)
+    max_delay_s: float = Field(30.0, gt=0)
+
+
+class AMI(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(5038, gt=0, lt=65536)
+    username: str = "telephony"
+    secret_env: str | None = None
+    secret_file: str | None = None
+    auth: Literal["md5", "plain"] = "md5"
+    ping_interval_s: float = Field(20.0, gt=0)
+    ping_timeout_s: float = Field(10.0, gt=0)
+    action_timeout_s: float = Field(10.0, gt=0)
+    reconnect: Reconnect = Reconnect()
+
+    @model_validator(mode="after")
+    def _one_secret_source(self) -> "AMI":
+        if (self.secret_env is None) == (self.secret_file is None):
+            raise ValueError("give exactly one of secret_env (an environment variable name) "
+                             "or secret_file (a path); secrets are never written in the config")
+        return self
+
+    def secret(self) -> str:
+        """Read the secret now; raise ConfigError saying where it was looked for."""
+        if self.secret_env is not None:
+            value = os.environ.get(self.secret_env)
+            if not value:
+                raise ConfigError([ConfigProblem(None, None, f"the environment variable {self.secret_env} "
+                                                 "(ami.secret_env) is not set", "export it before starting")])
+            return value
+        try:
+            return Path(self.secret_file).read_text(encoding="utf-8").strip()  # type: ignore[arg-type]
+        except OSError as exc:
+            raise ConfigError([ConfigProblem(None, None, f"cannot read ami.secret_file: {exc.strerror}",
+                                             "point it at a readable file holding only the secret")]) from None
+
+
+class Overflow(_Strict):
+    """Where a call goes when a directly dialled agent lets it ring out."""
+
+    context: str
+    exten: str
+    priority: int = 1
+
+
+class RingPolicy(_Strict):
+    """The three-ring rule for one queue (or the default for all)."""
+
+    cycle_s: float = Field(5.0, gt=0, description="one ring cycle: China's 1 s on / 4 s off = 5 s")
+    allowed: int = Field(3, ge=1, description="rings an agent's phone may ring before the call moves on")
+    apologise_at: int = Field(5, ge=1, description="rings the caller waited that call for an apology")
+    pause_after_misses: int = Field(2, ge=1, description="consecutive misses that pause the agent")
+    pause_reason: str = "振铃未接"
+    mode: Literal["act", "observe"] = "act"
+    overflow: Overflow | None = None
+
+    @property
+    def deadline_s(self) -> float:
+        return self.allowed * self.cycle_s
+
+
+class RingOverrides(_Strict):
+    cycle_s: float | None = Field(None, gt=0)
+    allowed: int | None = Field(None, ge=1)
+    apologise_at: int | None = Field(None, ge=1)
+    pause_after_misses: int | None = Field(None, ge=1)
+    pause_reason: str | None = None
+    mode: Literal["act", "observe"] | None = None
+    overflow: Overflow | None = None
+
+
+class Queue(_Strict):
+    rings: RingOverrides = RingOverrides()
+
+
+class PBX(_Strict):
+    name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    ami: AMI
+
+
+class Store(_Strict):
+    url: str = "sqlite:///var/telephony.db"
+    threads: int = Field(4, ge=1, le=64)
+
+
+class Web(_Strict):
+    listen: str = "127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        _host_port(v, "web.listen")
+        return v
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return _host_port(self.listen, "web.listen")
+
+
+class Sim(_Strict):
+    """The embedded simulated PBX (demo and tests): where it listens and what it plays."""
+
+    listen: str = "127.0.0.1:5038"
+    scenario: str = "demo"
+    seed: int = 1
+    time_scale: float = Field(1.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        _host_port(v, "sim.listen")
+        return v
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return _host_port(self.listen, "sim.listen")
+
+
+class Config(_Strict):
+    pbx: PBX
+    rings: RingPolicy = RingPolicy()
+    queues: dict[str, Queue] = {}
+    store: Store = Store()
+    web: Web = Web()
+    sim: Sim | None = None
+    source: str | None = Field(None, exclude=True)
+
+    def ring_policy(self, queue: str | None) -> RingPolicy:
+        """The default policy with the queue's overrides applied."""
+        overrides = self.queues.get(queue or "") if queue else None
+        if overrides is None:
+            return self.rings
+        changes = overrides.rings.model_dump(exclude_none=True)
+        return self.rings.model_copy(update=changes) if changes else self.rings
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str | None
+    line: int | None
+    what: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "config")
+        return f"{where}: {self.what} — {self.fix}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    name = os.fspath(path)
+    try:
+        text = Path(name).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(name, None, f"cannot read the file: {exc.strerror}",
+                                         "give the path of a readable YAML file")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem(name, None, f"not UTF-8 text (byte {exc.start})",
+                                         "save the file as UTF-8")]) from None
+    return parse_config(text, name)
+
+
+def parse_config(text: str, name: str = "<config>") -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError([ConfigProblem(name, line, f"not valid YAML: {exc.problem}",
+                                         "check indentation, colons and quotes on that line")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(name, 1, "the file is not a mapping of settings",
+                                         "start with 'pbx:' as in config/example.yaml")])
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(name, node, err) for err in exc.errors()]
+        problems.sort(key=lambda p: p.line or 0)
+        raise ConfigError(problems) from None
+    return config.model_copy(update={"source": name})
+
+
+def _problem(name: str, root: yaml.Node | None, err: dict[str, Any]) -> ConfigProblem:
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    line = _line_of(root, loc)
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent_fields = _fields_at(loc[:-1])
+        guess = difflib.get_close_matches(str(loc[-1]), parent_fields, n=1)
+        fix = f"did you mean '{guess[0]}'?" if guess else (
+            f"remove it; allowed here: {', '.join(sorted(parent_fields))}" if parent_fields else "remove it")
+        return ConfigProblem(name, line, f"unknown setting '{dotted}'", fix)
+    if kind == "missing":
+        return ConfigProblem(name, line, f"'{dotted}' is required", f"add '{loc[-1]}:' here")
+    message = err["msg"].removeprefix("Value error, ")
+    return ConfigProblem(name, line, f"'{dotted}': {message}", _fix_for(err))
+
+
+def _fix_for(err: dict[str, Any]) -> str:
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return f"write one of {ctx['expected']}"
+    for bound, text in (("gt", "a number above"), ("ge", "a number of at least"),
+                        ("lt", "a number below"), ("le", "a number of at most")):
+        if bound in ctx:
+            return f"write {text} {ctx[bound]}"
+    if err["type"] in ("int_parsing", "int_type", "int_from_float"):
+        return "write a whole number"
+    if err["type"] in ("float_parsing", "float_type"):
+        return "write a number"
+    if err["type"] == "string_pattern_mismatch":
+        return "use letters, digits, '.', '_' or '-' only"
+    return "see config/example.yaml for the form of this setting"
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    """The 1-based line of the deepest YAML node on the error's path."""
+    best = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    best = key.start_mark.line + 1
+                    node = value
+                    break
+            else:
+                return best
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            best = node.start_mark.line + 1
+        else:
+            return best
+    return best
+
+
+def _fields_at(loc: list[Any]) -> list[str]:
+    """The setting names allowed at ``loc``, for "did you mean"."""
+    model: Any = Config
+    keyed = False  # the previous step was a mapping of names (queues: {support: …})
+    for part in loc:
+        if keyed:
+            keyed = False
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        keyed = getattr(annotation, "__origin__", None) is dict
+        model = _model_of(annotation)
+    return [] if keyed else list(getattr(model, "model_fields", {}) or [])
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
