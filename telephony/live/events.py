@@ -1,0 +1,256 @@
+"""Domain events: what the live model tells the features (ring guard, screen pop, call log…).
+
+Plain, frozen, versioned records with no live objects inside, so the same event can be logged,
+stored, or sent across a process boundary (RabbitMQ) unchanged: ``event.to_dict()`` gives JSON-ready
+data with ``type`` and ``v``; :func:`from_dict` rebuilds the event.
+
+Every event carries ``pbx`` (the config name of the Asterisk it came from) and ``at``, the time it
+happened on the model's clock (epoch seconds: the arrival time of the AMI message that proved it,
+since Asterisk's own timestamps are off on most servers).  Calls are keyed by ``(pbx, linkedid)``.
+
+Agents are named by their extension (``"1001"``), taken from the member interface
+(``PJSIP/1001``); ``interface`` is kept for actions.  Phone numbers are unmasked here: masking is
+for logs and for pages shown to people who are not signed in.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "AgentPaused",
+    "AgentRinging",
+    "AgentStatus",
+    "CallAnswered",
+    "CallEnded",
+    "CallOffered",
+    "CallSummary",
+    "CallTransferred",
+    "CallerLeftQueue",
+    "DomainEvent",
+    "OfferEnded",
+    "OfferSummary",
+    "Resynced",
+    "from_dict",
+]
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    pbx: str
+    at: float
+
+    type: ClassVar[str] = "event"
+    version: ClassVar[int] = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"type": self.type, "v": self.version}
+        for f in dataclasses.fields(self):
+            data[f.name] = _plain(getattr(self, f.name))
+        return data
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_dict(data: dict[str, Any]) -> DomainEvent:
+    """Rebuild an event from :meth:`DomainEvent.to_dict` output (e.g. after crossing a bus)."""
+    cls = _BY_TYPE[data["type"]]
+    if data.get("v") != cls.version:
+        raise ValueError(f"{data['type']} version {data.get('v')} is not {cls.version}")
+    kwargs = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+    if cls is CallEnded:
+        kwargs["call"] = CallSummary.from_dict(kwargs["call"])
+    return cls(**kwargs)
+
+
+# -- the call and its offers, as summarised when it ends ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OfferSummary:
+    """One attempt to ring one agent's phone for one call (a queue's AgentCalled, or a Dial)."""
+
+    agent: str
+    queue: str | None  #: None for a direct dial
+    rang_s: float  #: ring start → end of the offer; 0.0 when the phone never rang
+    rings: int
+    result: str  #: answered | no_answer | rejected | cancelled | failed
+    started_at: float  #: when the offer was made (AgentCalled/DialBegin)
+    ring_started_at: float | None  #: first sign of ringing; None if it never rang
+    ended_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    """A finished call, as ``telephony replay`` prints it and the call log stores it."""
+
+    pbx: str
+    linkedid: str
+    caller: str | None
+    caller_name: str | None
+    entered_at: float  #: first channel of the call appeared
+    queues: tuple[str, ...]
+    queue: str | None  #: where it was answered, else the last queue joined
+    offers: tuple[OfferSummary, ...]
+    answered_by: str | None
+    answered_at: float | None
+    transferred_to: tuple[str, ...]
+    wait_s: float
+    rings_to_answer: int
+    apologise: bool
+    talk_s: float | None
+    outcome: str  #: answered | abandoned | voicemail | failed | incomplete
+    hangup_by: str | None  #: caller | agent | system
+    hangup_cause: int | None
+    ended_at: float
+    direction: str = "inbound"  #: inbound | outbound (Originate)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CallSummary":
+        values = dict(data)
+        values["offers"] = tuple(OfferSummary(**o) for o in values["offers"])
+        values["queues"] = tuple(values["queues"])
+        values["transferred_to"] = tuple(values["transferred_to"])
+        return cls(**values)
+
+
+# -- live events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered(DomainEvent):
+    """A caller joined a queue (and waits for an agent)."""
+
+    linkedid: str
+    queue: str
+    caller: str | None
+    caller_name: str | None
+    position: int
+    entered_at: float  #: when the call began (its wait counts from here)
+    type: ClassVar[str] = "call_offered"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRinging(DomainEvent):
+    """An agent's phone is ringing for a call; ``ring`` counts ring cycles begun (1, 2, 3…).
+
+    Ring 1 is sent when the phone starts ringing; later rings when :meth:`LiveModel.advance`
+    passes their start (``ring_started_at + (ring - 1) * cycle``).
+    """
+
+    linkedid: str
+    offer_id: str  #: the member leg's Uniqueid: stable for the life of the offer
+    agent: str
+    interface: str
+    queue: str | None
+    channel: str  #: the ringing leg, what a Hangup would name
+    caller_channel: str | None
+    caller: str | None
+    caller_name: str | None
+    ring: int
+    ring_started_at: float
+    call_entered_at: float
+    type: ClassVar[str] = "agent_ringing"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferEnded(DomainEvent):
+    linkedid: str
+    offer_id: str
+    agent: str
+    interface: str
+    queue: str | None
+    result: str  #: answered | no_answer | rejected | cancelled | failed
+    rang_s: float
+    rings: int
+    type: ClassVar[str] = "offer_ended"
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered(DomainEvent):
+    """An agent answered; ``apologise`` is true when the caller waited the policy's rings or more."""
+
+    linkedid: str
+    agent: str
+    interface: str
+    queue: str | None
+    channel: str
+    caller: str | None
+    caller_name: str | None
+    wait_s: float
+    rings_to_answer: int
+    apologise: bool
+    type: ClassVar[str] = "call_answered"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerLeftQueue(DomainEvent):
+    linkedid: str
+    queue: str
+    reason: str  #: answered | abandoned (also a Redirect out of the queue) | other
+    wait_s: float
+    type: ClassVar[str] = "caller_left_queue"
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred(DomainEvent):
+    """The caller was passed to another extension (Redirect, blind or attended transfer)."""
+
+    linkedid: str
+    to: str
+    how: str  #: redirect | blind | attended
+    type: ClassVar[str] = "call_transferred"
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(DomainEvent):
+    call: CallSummary
+    type: ClassVar[str] = "call_ended"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPaused(DomainEvent):
+    """A queue member was paused or unpaused (by anyone: the guard, the agent, app_queue)."""
+
+    agent: str
+    interface: str
+    queue: str
+    paused: bool
+    reason: str
+    type: ClassVar[str] = "agent_paused"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus(DomainEvent):
+    """A queue member's device state changed (QueueMemberStatus ``Status``)."""
+
+    agent: str
+    interface: str
+    queue: str
+    status: str  #: not_in_use | in_use | busy | unavailable | ringing | on_hold | invalid | unknown
+    paused: bool
+    in_call: bool
+    type: ClassVar[str] = "agent_status"
+
+
+@dataclass(frozen=True, slots=True)
+class Resynced(DomainEvent):
+    """The live state was rebuilt from a snapshot after (re)connecting; live events are trusted again."""
+
+    channels: int
+    calls: int
+    ringing_offers: int
+    type: ClassVar[str] = "resynced"
+
+
+_BY_TYPE: dict[str, type[DomainEvent]] = {
+    cls.type: cls
+    for cls in (CallOffered, AgentRinging, OfferEnded, CallAnswered, CallerLeftQueue, CallTransferred,
+                CallEnded, AgentPaused, AgentStatus, Resynced)
+}
