@@ -13,6 +13,8 @@ import sys
 #: ``func(args) -> int``.
 SUBCOMMANDS = {
     "config": "telephony.commands.config_check",
+    "db": "telephony.commands.db",
+    "replay": "telephony.commands.replay",
 }
 
 

@@ -109,7 +109,7 @@ class CallSummary:
     hangup_by: str | None  #: caller | agent | system
     hangup_cause: int | None
     ended_at: float
-    direction: str = "inbound"  #: inbound | outbound (Originate)
+    direction: str = "inbound"  #: inbound | outbound (Originate) | supervision (ChanSpy)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CallSummary":
