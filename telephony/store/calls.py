@@ -1,0 +1,160 @@
+"""Calls and their offers: save a finished call, read calls back.
+
+Saving is idempotent by ``(pbx, linkedid)``: a replay, a restart or a corrected summary rewrites
+the one row and replaces its offers in the same transaction, so a call is never stored twice and
+never shown with half its offers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session, selectinload
+
+from telephony.live.events import CallSummary
+from telephony.store.customers import normalise_number
+from telephony.store.db import upsert
+from telephony.store.model import CallRow, OfferRow, as_utc
+
+__all__ = ["StoredCall", "StoredOffer", "calls_for_number", "get_call", "recent_calls", "save_call"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOffer:
+    """One ring attempt of a stored call (see ``OfferSummary``); times are aware UTC datetimes."""
+
+    seq: int
+    agent: str
+    queue: str | None
+    started_at: datetime
+    ring_started_at: datetime | None
+    ended_at: datetime
+    rang_s: float
+    rings: int
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    """A stored call (see ``CallSummary``) with its offers in order; times are aware UTC datetimes."""
+
+    id: int
+    pbx: str
+    linkedid: str
+    caller: str | None
+    caller_name: str | None
+    entered_at: datetime
+    queue: str | None
+    queues: tuple[str, ...]
+    answered_by: str | None
+    answered_at: datetime | None
+    wait_s: float
+    rings_to_answer: int
+    apologise: bool
+    talk_s: float | None
+    outcome: str
+    hangup_by: str | None
+    hangup_cause: int | None
+    ended_at: datetime
+    direction: str
+    transferred_to: tuple[str, ...]
+    offers: tuple[StoredOffer, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+def save_call(session: Session, call: CallSummary, *, now: datetime) -> int:
+    """Insert or rewrite the call ``(call.pbx, call.linkedid)`` and replace its offers; returns its id.
+
+    ``created_at`` stays as first written; ``updated_at`` becomes ``now``.
+    """
+    values = {
+        "pbx": call.pbx,
+        "linkedid": call.linkedid,
+        "caller": call.caller,
+        "caller_name": call.caller_name,
+        "entered_at": as_utc(call.entered_at),
+        "queue": call.queue,
+        "queues": list(call.queues),
+        "answered_by": call.answered_by,
+        "answered_at": None if call.answered_at is None else as_utc(call.answered_at),
+        "wait_s": call.wait_s,
+        "rings_to_answer": call.rings_to_answer,
+        "apologise": call.apologise,
+        "talk_s": call.talk_s,
+        "outcome": call.outcome,
+        "hangup_by": call.hangup_by,
+        "hangup_cause": call.hangup_cause,
+        "ended_at": as_utc(call.ended_at),
+        "direction": call.direction,
+        "transferred_to": list(call.transferred_to),
+    }
+    stmt = upsert(session, CallRow).values(**values, created_at=now, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["pbx", "linkedid"],
+        set_={**{name: stmt.excluded[name] for name in values}, "updated_at": now},
+    ).returning(CallRow.id)
+    call_id = session.execute(stmt).scalar_one()
+    session.execute(delete(OfferRow).where(OfferRow.call_id == call_id))
+    if call.offers:
+        session.execute(insert(OfferRow), [{
+            "call_id": call_id,
+            "seq": seq,
+            "agent": offer.agent,
+            "queue": offer.queue,
+            "started_at": as_utc(offer.started_at),
+            "ring_started_at": None if offer.ring_started_at is None else as_utc(offer.ring_started_at),
+            "ended_at": as_utc(offer.ended_at),
+            "rang_s": offer.rang_s,
+            "rings": offer.rings,
+            "result": offer.result,
+        } for seq, offer in enumerate(call.offers, start=1)])
+    return call_id
+
+
+def get_call(session: Session, pbx: str, linkedid: str) -> StoredCall | None:
+    row = session.scalars(_calls().where(CallRow.pbx == pbx, CallRow.linkedid == linkedid)).one_or_none()
+    return None if row is None else _stored(row)
+
+
+def recent_calls(session: Session, pbx: str, limit: int = 20) -> list[StoredCall]:
+    """The PBX's latest calls, newest first (by the time they began)."""
+    return _newest(session, _calls().where(CallRow.pbx == pbx), limit)
+
+
+def calls_for_number(session: Session, number: str, limit: int = 10) -> list[StoredCall]:
+    """Calls from ``number`` on any PBX, newest first.
+
+    Callers are stored as Asterisk gave them; this finds the number as written and as digits
+    only (``+86 138-0013-8000`` finds calls from ``8613800138000``).  Raises ValueError when
+    ``number`` has no digits.
+    """
+    forms = {number, normalise_number(number)}
+    return _newest(session, _calls().where(CallRow.caller.in_(forms)), limit)
+
+
+def _calls():
+    return select(CallRow).options(selectinload(CallRow.offers))
+
+
+def _newest(session: Session, query, limit: int) -> list[StoredCall]:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    query = query.order_by(CallRow.entered_at.desc(), CallRow.id.desc()).limit(limit)
+    return [_stored(row) for row in session.scalars(query)]
+
+
+def _stored(row: CallRow) -> StoredCall:
+    return StoredCall(
+        id=row.id, pbx=row.pbx, linkedid=row.linkedid, caller=row.caller, caller_name=row.caller_name,
+        entered_at=row.entered_at, queue=row.queue, queues=tuple(row.queues), answered_by=row.answered_by,
+        answered_at=row.answered_at, wait_s=row.wait_s, rings_to_answer=row.rings_to_answer,
+        apologise=row.apologise, talk_s=row.talk_s, outcome=row.outcome, hangup_by=row.hangup_by,
+        hangup_cause=row.hangup_cause, ended_at=row.ended_at, direction=row.direction,
+        transferred_to=tuple(row.transferred_to),
+        offers=tuple(StoredOffer(seq=o.seq, agent=o.agent, queue=o.queue, started_at=o.started_at,
+                                 ring_started_at=o.ring_started_at, ended_at=o.ended_at, rang_s=o.rang_s,
+                                 rings=o.rings, result=o.result) for o in row.offers),
+        created_at=row.created_at, updated_at=row.updated_at,
+    )

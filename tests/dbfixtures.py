@@ -1,0 +1,69 @@
+"""Databases for tests: a temporary SQLite file, and a PostgreSQL database of this run's own.
+
+Use from a test module with ``from tests.dbfixtures import db_url, empty_db_url, postgres_database
+# noqa: F401`` (or whichever fixtures it needs); tests taking ``db_url`` or ``empty_db_url`` then run
+once on SQLite and once on PostgreSQL (marked ``postgres``).
+
+PostgreSQL: the server on 127.0.0.1:5432 (user postgres, trust; override with the environment
+variable ``TELEPHONY_TEST_PG``, a URL of a database to connect to for CREATE DATABASE).  The first
+test that needs it creates ``telephony_test_<random>``; the end of the run drops it.  Each test gets
+it with an empty ``public`` schema.  When the server cannot be reached those tests are skipped,
+saying so.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from telephony.store.upgrade import upgrade
+
+ADMIN_URL = os.environ.get("TELEPHONY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _libpq(url: str) -> str:
+    """A SQLAlchemy URL as psycopg's connection string."""
+    u = make_url(url)
+    parts = {"host": u.host, "port": u.port, "user": u.username, "password": u.password, "dbname": u.database}
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """The URL of a database created for this test run (dropped at its end)."""
+    try:
+        admin = psycopg.connect(_libpq(ADMIN_URL), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {make_url(ADMIN_URL).render_as_string()} "
+                    f"(set TELEPHONY_TEST_PG to another server; CI has one): {str(exc).strip()}")
+    name = f"telephony_test_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The URL of an empty database: a SQLite file not yet created, or the run's PostgreSQL
+    database with nothing in it."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'telephony.db'}"
+    url = request.getfixturevalue("postgres_database")
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return url
+
+
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """The URL of a database at the current schema, with no rows."""
+    upgrade(empty_db_url)
+    return empty_db_url
