@@ -1,8 +1,9 @@
 """Databases for tests: a temporary SQLite file, and a PostgreSQL database of this run's own.
 
 Use from a test module with ``from tests.dbfixtures import db_url, empty_db_url, postgres_database
-# noqa: F401`` (or whichever fixtures it needs); tests taking ``db_url`` or ``empty_db_url`` then run
-once on SQLite and once on PostgreSQL (marked ``postgres``).
+# noqa: F401`` (every fixture it uses, and the ones those use); tests taking ``db_url``,
+``empty_db_url`` or ``sync_store`` then run once on SQLite and once on PostgreSQL (marked
+``postgres``).
 
 PostgreSQL: the server on 127.0.0.1:5432 (user postgres, trust; override with the environment
 variable ``TELEPHONY_TEST_PG``, a URL of a database to connect to for CREATE DATABASE).  The first
@@ -19,7 +20,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from twisted.internet import task
 
+from telephony.store.facade import SyncStore, open_store
 from telephony.store.upgrade import upgrade
 
 ADMIN_URL = os.environ.get("TELEPHONY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -67,3 +70,18 @@ def db_url(empty_db_url: str) -> str:
     """The URL of a database at the current schema, with no rows."""
     upgrade(empty_db_url)
     return empty_db_url
+
+
+@pytest.fixture
+def store_clock() -> task.Clock:
+    """The clock the ``sync_store`` reads "now" from (created/updated times); starts in 2026."""
+    clock = task.Clock()
+    clock.advance(1_795_000_000)
+    return clock
+
+
+@pytest.fixture
+def sync_store(db_url: str, store_clock: task.Clock) -> Iterator[SyncStore]:
+    """A synchronous store on ``db_url`` (so on SQLite and on PostgreSQL)."""
+    with open_store(db_url, clock=store_clock.seconds) as store:
+        yield store

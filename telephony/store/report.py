@@ -2,7 +2,7 @@
 
 For one local day (``tz``, default the call centre's Asia/Shanghai), per PBX, queue and agent:
 
-* ``offers``: offers made to the agent (by when the offer was made);
+* ``offers``: offers of inbound calls made to the agent (by when the offer was made);
 * ``answered_within``: those the agent answered within ``rings_allowed`` rings of their phone ringing;
 * ``misses``: the agent's recorded misses (``agent_events`` of kind ``miss``, by when they happened);
 * ``calls``, ``answered_in_time``, ``share_in_time``, ``asa_s``: for the calls that entered that
@@ -12,7 +12,8 @@ For one local day (``tz``, default the call centre's Asia/Shanghai), per PBX, qu
   on the queue's row (``agent`` None) every inbound call whose queue it was, abandoned ones
   included, so ``share_in_time`` there is the share of callers served in time.
 
-Calls still ``incomplete`` and outbound calls count in no call figure.  Direct dials are the rows
+Calls still ``incomplete`` count in no call figure; outbound calls (a callback rings the agent
+first) and supervision count nowhere.  Direct dials are the rows
 with ``queue`` None.  A call that crosses midnight counts on the day it began; its offers on the
 day each was made.  Each run recomputes everything, so the report can be made again any time.
 """
@@ -74,7 +75,7 @@ def ring_report(session: Session, day: date, *, tz: str = "Asia/Shanghai", pbx: 
 
     offers = (select(CallRow.pbx, OfferRow.queue, OfferRow.agent, OfferRow.result, OfferRow.rings)
               .join(CallRow, OfferRow.call_id == CallRow.id)
-              .where(OfferRow.started_at >= start, OfferRow.started_at < end))
+              .where(OfferRow.started_at >= start, OfferRow.started_at < end, CallRow.direction == "inbound"))
     for row_pbx, queue, agent, result, rings in session.execute(_only(offers, CallRow.pbx, pbx)):
         within = result == "answered" and rings <= rings_allowed
         for key in ((row_pbx, queue, agent), (row_pbx, queue, None)):
