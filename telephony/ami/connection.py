@@ -1,0 +1,319 @@
+"""The long-lived AMI connection: reconnect with backoff, log in, rebuild the picture, then go live.
+
+:class:`AMIConnection` is an ``IService`` around Twisted's ``ClientService``.  Each time a TCP
+connection is made, ``prepareConnection`` does, in order:
+
+1. wait for the banner;
+2. log in (MD5 challenge or plain), reading the secret afresh, so ops can fix a wrong secret
+   without a restart; a refusal is logged with the user, the host and Asterisk's message (never
+   the secret) and retried with backoff;
+3. wait for ``Event: FullyBooted`` (sent right after login when Asterisk is up, ~0.2 s later
+   after a restart, capture 15; after ``action_timeout`` we go on without it);
+4. take a snapshot: ``CoreShowChannels`` then ``QueueStatus``;
+5. hand it to ``on_resync(snapshot)``, then deliver, in arrival order, the events that arrived
+   since the login (held back until now: they may or may not be reflected in the snapshot, and
+   the consumer must tolerate both), then go live and start the ``Ping`` keepalive.
+
+Only then is the connection *synced*: :meth:`AMIConnection.action` refuses at once with
+:class:`NotConnected` whenever there is no synced connection, because an action queued for later
+(a ring guard's ``Hangup``) would act on a world that has moved on.  Every disconnect calls
+``on_disconnect(reason)`` and fails the pending actions with ``ConnectionLost``; ``Event:
+Shutdown`` (Asterisk going away) is logged, and the close that follows triggers the reconnect.
+
+Held events are bounded by time: a resync that does not finish within its timeouts drops the
+connection and the held events with it.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Generator
+
+from automat import NoTransition
+from twisted.application import service
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet import defer, protocol
+from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.interfaces import IProtocol, IReactorTime, IStreamClientEndpoint
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from .client import AMIError, AMIProtocol, ActionResult, ConnectionLost, Fields, LoginFailed
+from .protocol import Message
+
+if TYPE_CHECKING:
+    from telephony.config import AMI
+
+__all__ = ["AMIConnection", "NotConnected", "Snapshot"]
+
+log = logging.getLogger(__name__)
+
+
+class NotConnected(AMIError):
+    """There is no logged-in, synced connection right now; the action was not sent."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a resync learned from Asterisk."""
+
+    channels: tuple[Message, ...]  #: ``CoreShowChannel`` events
+    queue_status: tuple[Message, ...]  #: ``QueueParams`` / ``QueueMember`` / ``QueueEntry`` events
+    at: float  #: clock time when the snapshot completed
+
+
+class AMIConnection(service.Service):
+    """One Asterisk, kept connected, logged in and synced.  See the module docstring."""
+
+    def __init__(
+        self,
+        endpoint: IStreamClientEndpoint,
+        *,
+        clock: IReactorTime,
+        username: str,
+        secret: Callable[[], str],
+        md5: bool = True,
+        on_event: Callable[[Message, float], None],
+        on_resync: Callable[[Snapshot], None],
+        on_disconnect: Callable[[str], None] = lambda reason: None,
+        ping_interval: float = 20.0,
+        ping_timeout: float = 10.0,
+        action_timeout: float = 10.0,
+        initial_delay: float = 1.0,
+        max_delay: float = 30.0,
+    ) -> None:
+        self._clock = clock
+        self._username = username
+        self._secret = secret
+        self._md5 = md5
+        self._on_event = on_event
+        self._on_resync = on_resync
+        self._on_disconnect = on_disconnect
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._action_timeout = action_timeout
+        factory = protocol.Factory()
+        factory.protocol = partial(AMIProtocol, clock, action_timeout=action_timeout, on_event=self._received)
+        backoff = backoffPolicy(initial_delay, max_delay, jitter=lambda: random.uniform(0, initial_delay))
+        self._client = ClientService(
+            _TolerantEndpoint(endpoint), factory, clock=clock, prepareConnection=self._prepare,
+            # ClientService counts from 1; the first retry should wait initial_delay, not 1.5x it.
+            retryPolicy=lambda attempt: backoff(attempt - 1),
+        )
+        self._open: Any = None  # the connection being prepared or live
+        self._live: Any = None  # the synced connection, if any
+        self._held: list[tuple[Message, float]] | None = None
+        self._booted: defer.Deferred[None] | None = None
+        self._waiters: list[defer.Deferred[None]] = []
+        self._closed: defer.Deferred[None] | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        ami: "AMI",
+        *,
+        reactor: Any,
+        on_event: Callable[[Message, float], None],
+        on_resync: Callable[[Snapshot], None],
+        on_disconnect: Callable[[str], None] = lambda reason: None,
+    ) -> "AMIConnection":
+        """Build from the ``pbx.ami`` section; the secret is read at each connect, not now."""
+        return cls(
+            HostnameEndpoint(reactor, ami.host, ami.port),
+            clock=reactor,
+            username=ami.username,
+            secret=ami.secret,
+            md5=ami.auth == "md5",
+            on_event=on_event,
+            on_resync=on_resync,
+            on_disconnect=on_disconnect,
+            ping_interval=ami.ping_interval_s,
+            ping_timeout=ami.ping_timeout_s,
+            action_timeout=ami.action_timeout_s,
+            initial_delay=ami.reconnect.initial_delay_s,
+            max_delay=ami.reconnect.max_delay_s,
+        )
+
+    # -- the public face ----------------------------------------------------------------------
+
+    @property
+    def synced(self) -> bool:
+        """True while there is a logged-in connection whose resync has completed."""
+        return self._live is not None
+
+    def action(self, name: str, fields: Fields = None, *,
+               timeout: float | None = None) -> defer.Deferred[ActionResult]:
+        """Send an action on the synced connection; fail at once with NotConnected if there is none.
+
+        Other failures are those of :meth:`AMIProtocol.action` (ActionFailed, ActionTimeout,
+        ConnectionLost).
+        """
+        if self._live is None:
+            return defer.fail(NotConnected(f"AMI is not connected and synced; {name} not sent"))
+        return self._live.action(name, fields, timeout=timeout)
+
+    def when_synced(self) -> defer.Deferred[None]:
+        """Fire now if synced, else when the next resync completes; fail with CancelledError
+        if the service stops first."""
+        if self._live is not None:
+            return defer.succeed(None)
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._waiters.append(waiter)
+        return waiter
+
+    def startService(self) -> None:
+        super().startService()
+        self._client.startService()
+
+    def stopService(self) -> defer.Deferred[None]:
+        """Stop reconnecting and close the connection; fires once it is closed."""
+        super().stopService()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.errback(defer.CancelledError("the AMI connection service stopped"))
+        # ClientService stops by closing the socket; a Logoff first is the polite way.
+        if self._live is not None:
+            self._live.logoff().addErrback(lambda f: f.trap(ConnectionLost))
+        done = [self._client.stopService()]
+        if self._open is not None:
+            # ClientService does not wait for a connection it was still preparing.
+            self._closed = defer.Deferred()
+            done.append(self._closed)
+        return defer.gatherResults(done, consumeErrors=True).addCallback(lambda _: None)
+
+    # -- preparing a connection (ClientService's prepareConnection) ----------------------------
+
+    def _prepare(self, connection: AMIProtocol) -> defer.Deferred[None]:
+        self._open = connection
+        self._held = []
+        self._booted = defer.Deferred()
+        connection.disconnected.addCallback(self._lost, connection)
+        return self._sync(connection).addErrback(self._reject, connection)
+
+    @defer.inlineCallbacks
+    def _sync(self, connection: AMIProtocol) -> Generator[Any, Any, None]:
+        banner = yield connection.banner.addTimeout(self._action_timeout, self._clock)
+        yield connection.login(self._username, self._secret(), md5=self._md5)
+        log.info("AMI logged in as %r at %s (%s)", self._username, connection.peer, banner)
+        assert self._booted is not None
+        yield self._booted.addTimeout(self._action_timeout, self._clock, onTimeoutCancel=partial(
+            self._not_booted, connection))
+        channels = yield connection.action("CoreShowChannels")
+        queues = yield connection.action("QueueStatus")
+        self._go_live(connection, Snapshot(channels.events, queues.events, at=self._clock.seconds()))
+
+    def _not_booted(self, connection: AMIProtocol, result: Failure, timeout: float) -> None:
+        log.info("AMI %s: no FullyBooted within %g s of the login; taking the snapshot anyway",
+                 connection.peer, timeout)
+
+    def _go_live(self, connection: AMIProtocol, snapshot: Snapshot) -> None:
+        held, self._held, self._booted = self._held or [], None, None
+        self._live = connection
+        log.info("AMI %s synced: %d channels, %d queue records, %d events held during the resync",
+                 connection.peer, len(snapshot.channels), len(snapshot.queue_status), len(held))
+        self._call(self._on_resync, snapshot)
+        for message, received_at in held:
+            self._call(self._on_event, message, received_at)
+        connection.start_keepalive(self._ping_interval, self._ping_timeout)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+
+    def _reject(self, failure: Failure, connection: AMIProtocol) -> Failure:
+        """The connection could not be made usable: say why, drop it, let ClientService back off."""
+        self._held, self._booted = None, None
+        if failure.check(LoginFailed):
+            log.error("%s (server %s); retrying with backoff", failure.getErrorMessage(), connection.peer)
+        elif failure.check(defer.CancelledError) and not self.running:
+            log.debug("AMI %s: connection attempt cancelled by stop", connection.peer)
+        else:
+            log.warning("AMI %s: connection not usable (%s: %s); reconnecting with backoff",
+                        connection.peer, failure.type.__name__, failure.getErrorMessage())
+        connection.abort(f"not usable: {failure.getErrorMessage()}")
+        return failure
+
+    # -- what the protocol reports -------------------------------------------------------------
+
+    def _received(self, message: Message, received_at: float) -> None:
+        name = message.event
+        if name == "FullyBooted" and self._booted is not None and not self._booted.called:
+            self._booted.callback(None)
+        elif name == "Shutdown":
+            log.warning("AMI %s: Asterisk is shutting down (Shutdown: %s, Restart: %s); will reconnect",
+                        self._open.peer if self._open is not None else "server",
+                        message.get("Shutdown"), message.get("Restart"))
+        if self._held is not None:
+            self._held.append((message, received_at))
+        else:
+            self._call(self._on_event, message, received_at)
+
+    def _lost(self, reason: str, connection: AMIProtocol) -> None:
+        if connection is self._live:
+            self._live = None
+            log.warning("AMI connection to %s lost: %s; reconnecting", connection.peer, reason)
+        if connection is self._open:
+            self._open = None
+            self._held = None
+            if self._booted is not None and not self._booted.called:
+                self._booted.errback(ConnectionLost(f"AMI connection to {connection.peer} lost: {reason}"))
+        self._call(self._on_disconnect, reason)
+        if self._closed is not None:
+            closed, self._closed = self._closed, None
+            closed.callback(None)
+
+    @staticmethod
+    def _call(callback: Callable[..., None], *args: Any) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            # A consumer's bug must not take the AMI connection (and the ring guard) down with it.
+            log.exception("AMI consumer %r failed", callback)
+
+
+@implementer(IStreamClientEndpoint)
+class _TolerantEndpoint:
+    """Lets ClientService survive the loss of a connection it never accepted.
+
+    ClientService (Twisted 26.10) has no state transition for the loss of a connection while its
+    ``prepareConnection`` runs or after it failed: the notification raises automat's
+    ``NoTransition`` out of ``connectionLost`` into the reactor.  A refused login is exactly that
+    case (Asterisk closes the socket after answering).  By then ``_prepare`` has failed (it fails
+    synchronously when the connection ends), so ClientService has already counted the attempt
+    and scheduled the retry: the notification has nothing left to tell it.
+    """
+
+    def __init__(self, endpoint: IStreamClientEndpoint) -> None:
+        self._endpoint = endpoint
+
+    def connect(self, factory: protocol.Factory) -> defer.Deferred[Any]:
+        connecting = self._endpoint.connect(_TolerantFactory(factory))
+        return connecting.addCallback(lambda tolerant: tolerant.wrapped)
+
+
+class _TolerantFactory(protocol.Factory):
+    def __init__(self, wrapped: protocol.Factory) -> None:
+        self.wrapped = wrapped
+
+    def buildProtocol(self, addr: Any) -> "_Tolerant | None":
+        built = self.wrapped.buildProtocol(addr)
+        return None if built is None else _Tolerant(built)
+
+
+@implementer(IProtocol)
+class _Tolerant:
+    def __init__(self, wrapped: IProtocol) -> None:
+        self.wrapped = wrapped
+
+    def makeConnection(self, transport: Any) -> None:
+        self.wrapped.makeConnection(transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.wrapped.dataReceived(data)
+
+    def connectionLost(self, reason: Failure) -> None:
+        try:
+            self.wrapped.connectionLost(reason)
+        except NoTransition:
+            log.debug("ClientService was not told of the loss of a connection it never accepted")
