@@ -132,7 +132,8 @@ class Store(Service, _Operations):
     def stopService(self) -> None:
         """Waits for operations already running to finish, then closes every connection."""
         super().stopService()
-        assert self._pool is not None and self._engine is not None
+        if self._pool is None or self._engine is None:
+            return  # never started (its start failed), or stopped already
         self._pool.stop()
         self._engine.dispose()
         self._pool = self._engine = None
