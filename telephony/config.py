@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -152,12 +153,22 @@ class Sim(_Strict):
 
 class Config(_Strict):
     pbx: PBX
+    timezone: str = Field("Asia/Shanghai", description="the call centre's local time: days, reports, business hours")
     rings: RingPolicy = RingPolicy()
     queues: dict[str, Queue] = {}
     store: Store = Store()
     web: Web = Web()
     sim: Sim | None = None
     source: str | None = Field(None, exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; write an IANA name such as Asia/Shanghai") from None
+        return v
 
     def ring_policy(self, queue: str | None) -> RingPolicy:
         """The default policy with the queue's overrides applied."""

@@ -1,25 +1,33 @@
-"""Replaying an AMI capture through the framer and the live model (``telephony replay``).
+"""Replaying an AMI capture through the daemon's own pipeline (``telephony replay``).
 
-The capture's record times are arrival times, exactly what the daemon times events by (Asterisk's
-``timestampevents`` is off on most servers).  They are anchored to the wall clock with the start
-time in the capture's first NOTE (``… started 2026-11-22T17:02:45+0000``) when there is one.
+Framer → live model → event bus, on a ``task.Clock`` that follows the capture's record times:
+those are arrival times, exactly what the daemon times events by (Asterisk's ``timestampevents`` is
+off on most servers).  Optionally the ring guard rides along in observe mode (no AMI to act on), so
+a capture shows when the guard would have acted.  Times are anchored to the wall clock with the
+start time in the capture's first NOTE (``… started 2026-11-22T17:02:45+0000``) when there is one.
 
-A capture may hold several connections one after another (a reconnect, a restart): the events of
-one connection are followed at a time, so a stream seen twice is not counted twice.
+A capture may hold several connections one after another (a reconnect, a restart): one connection
+is followed at a time, so a stream seen twice is not counted twice.
 """
 from __future__ import annotations
 
 import logging
 import os
 import re
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Iterator
 
+from twisted.internet.task import Clock
+
 from telephony.ami.capture import Record, read_capture
-from telephony.ami.protocol import Framer, ProtocolError
+from telephony.ami.protocol import Framer, Message, ProtocolError
+from telephony.bus import EventBus
+from telephony.config import RingPolicy
 from telephony.live.events import CallEnded, CallSummary, DomainEvent
 from telephony.live.model import LiveModel
+from telephony.live.service import LiveService
+from telephony.rings.guard import RingGuard
+from telephony.rings.service import RingGuardService
 
 log = logging.getLogger(__name__)
 
@@ -36,49 +44,82 @@ def capture_start(records: list[Record]) -> float:
     return 0.0
 
 
-@dataclass
-class Replay:
-    """Feeds records to a model; yields every domain event with the capture's own clock."""
-
-    model: LiveModel
-    t0: float = 0.0
-
-    def events(self, records: list[Record]) -> Iterator[DomainEvent]:
-        framers: dict[str, Framer] = {}
-        following: str | None = None
-        closed: set[str] = set()
-        last = 0.0
-        for record in records:
-            last = record.t
-            conn = record.connection
-            if record.kind == "CLOSE":
-                closed.add(conn)
-                continue
-            if record.kind != "RECV" or conn in closed and conn != following:
-                continue
-            if following is None or (following in closed and conn != following):
-                following = conn
-            if conn != following:
-                continue
-            framer = framers.setdefault(conn, Framer())
-            try:
-                messages = framer.feed(record.payload)
-            except ProtocolError as exc:
-                log.warning("connection %s at %.3f s: %s; skipping the rest of it", conn, record.t, exc)
-                closed.add(conn)
-                continue
-            at = self.t0 + record.t
-            for message in messages:
-                yield from self.model.apply(message, at)
-        yield from self.model.finish(self.t0 + last)
+def advance_to(clock: Clock, when: float) -> None:
+    """Move ``clock`` to ``when`` one due call at a time, so each runs at its own time."""
+    while True:
+        due = [c.getTime() for c in clock.getDelayedCalls()]
+        step = min(due) if due else None
+        if step is None or step > when:
+            break
+        clock.advance(max(0.0, step - clock.seconds()))
+    clock.advance(max(0.0, when - clock.seconds()))
 
 
-def calls_from_capture(path: str | os.PathLike[str], *, pbx: str = "default", model: LiveModel | None = None) -> Iterator[tuple[CallSummary, float]]:
+def received_messages(records: list[Record]) -> Iterator[tuple[float, Message]]:
+    """(record time, message) for every message of the connection being followed."""
+    framers: dict[str, Framer] = {}
+    following: str | None = None
+    closed: set[str] = set()
+    for record in records:
+        conn = record.connection
+        if record.kind == "CLOSE":
+            closed.add(conn)
+        if record.kind != "RECV":
+            continue
+        if following is None or (following in closed and conn not in closed):
+            following = conn
+        if conn != following:
+            continue
+        try:
+            messages = framers.setdefault(conn, Framer()).feed(record.payload)
+        except ProtocolError as exc:
+            log.warning("connection %s at %.3f s: %s; skipping the rest of it", conn, record.t, exc)
+            closed.add(conn)
+            continue
+        for message in messages:
+            yield record.t, message
+
+
+def replay_events(records: list[Record], model: LiveModel, *, guard_tz: tzinfo | None = None) -> Iterator[DomainEvent]:
+    """Every domain event the daemon would publish for this capture, in order.
+
+    With ``guard_tz`` the ring guard runs in observe mode (``guard_tz`` is the call centre's zone,
+    for its per-day counts).
+    """
+    t0 = capture_start(records)
+    clock = Clock()
+    clock.advance(t0)
+    bus = EventBus()
+    published: list[DomainEvent] = []
+    bus.subscribe(published.append)
+    live = LiveService(model, bus, clock)
+    live.startService()
+    guard = None
+    if guard_tz is not None:
+        def observe(queue: str | None) -> RingPolicy:
+            return model.policy(queue).model_copy(update={"mode": "observe"})
+
+        guard = RingGuardService(RingGuard(model, observe, guard_tz), bus, ami=None, clock=clock)
+        guard.startService()
+    last = records[-1].t if records else 0.0
+    for t, message in received_messages(records):
+        advance_to(clock, t0 + t)
+        live.on_ami_event(message, t0 + t)
+        yield from published
+        published.clear()
+    advance_to(clock, t0 + last)
+    live.finish()
+    yield from published
+    for service in (live, guard):
+        if service is not None:
+            service.stopService()
+
+
+def calls_from_capture(path: str | os.PathLike[str], *, model: LiveModel | None = None) -> Iterator[tuple[CallSummary, float]]:
     """Every call in the capture, in the order they ended, with the capture's t0 (epoch seconds)."""
     records = read_capture(path)
     t0 = capture_start(records)
-    replay = Replay(model or LiveModel(pbx), t0)
-    for event in replay.events(records):
+    for event in replay_events(records, model or LiveModel()):
         if isinstance(event, CallEnded):
             yield event.call, t0
 

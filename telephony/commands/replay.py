@@ -1,14 +1,22 @@
-"""``telephony replay FILE.ami``: one JSON object per finished call, as the live model saw it."""
+"""``telephony replay FILE.ami``: one JSON object per finished call, as the daemon would see it.
+
+With ``--guard`` the ring guard rides along in observe mode and its events (deadlines, misses,
+alerts) are printed too, each as a JSON object with a ``type``, in the order they happened.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from zoneinfo import ZoneInfo
 
-from telephony.ami.capture import CaptureError
+from telephony.ami.capture import CaptureError, read_capture
 from telephony.config import ConfigError, load_config
+from telephony.live import events as ev
 from telephony.live.model import LiveModel
-from telephony.replay import call_as_json, calls_from_capture
+from telephony.replay import call_as_json, capture_start, replay_events
+
+GUARD_EVENTS = (ev.RingDeadline, ev.AgentMissed, ev.SupervisorAlert)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,23 +24,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     replay.add_argument("capture", help="an 'AMI capture v1' file")
     replay.add_argument("--pbx", default=None, help="PBX name to key calls by (default: from --config, else 'default')")
     replay.add_argument("--config", help="config file whose ring rules (cycle, apology threshold) apply")
+    replay.add_argument("--guard", action="store_true",
+                        help="run the ring guard in observe mode and print what it would have done")
     replay.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    pbx, policy = "default", None
+    pbx, policy, tz = "default", None, "Asia/Shanghai"
     if args.config:
         try:
             config = load_config(args.config)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return 2
-        pbx, policy = config.pbx.name, config.ring_policy
+        pbx, policy, tz = config.pbx.name, config.ring_policy, config.timezone
     model = LiveModel(args.pbx or pbx, policy=policy)
     try:
-        for call, t0 in calls_from_capture(args.capture, model=model):
-            print(json.dumps(call_as_json(call, t0), ensure_ascii=False), flush=False)
+        records = read_capture(args.capture)
     except (OSError, CaptureError) as exc:
         print(f"telephony replay: {exc}", file=sys.stderr)
         return 1
+    t0 = capture_start(records)
+    for event in replay_events(records, model, guard_tz=ZoneInfo(tz) if args.guard else None):
+        if isinstance(event, ev.CallEnded):
+            print(json.dumps(call_as_json(event.call, t0), ensure_ascii=False))
+        elif isinstance(event, GUARD_EVENTS):
+            data = event.to_dict()
+            data["t0_s"] = round(event.at - t0, 3)
+            print(json.dumps(data, ensure_ascii=False))
     return 0

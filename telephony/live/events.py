@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
+    "AgentMissed",
     "AgentPaused",
     "AgentRinging",
     "AgentStatus",
@@ -32,6 +33,8 @@ __all__ = [
     "OfferEnded",
     "OfferSummary",
     "Resynced",
+    "RingDeadline",
+    "SupervisorAlert",
     "from_dict",
 ]
 
@@ -141,7 +144,7 @@ class AgentRinging(DomainEvent):
     """An agent's phone is ringing for a call; ``ring`` counts ring cycles begun (1, 2, 3…).
 
     Ring 1 is sent when the phone starts ringing; later rings when :meth:`LiveModel.advance`
-    passes their start (``ring_started_at + (ring - 1) * cycle``).
+    passes the moment they start to count (``ring_started_at + (ring - 1) * cycle + 0.2``).
     """
 
     linkedid: str
@@ -166,7 +169,10 @@ class OfferEnded(DomainEvent):
     agent: str
     interface: str
     queue: str | None
+    channel: str
     result: str  #: answered | no_answer | rejected | cancelled | failed
+    ring_started_at: float | None  #: None when the phone never rang
+    ended_at: float  #: when it stopped ringing (``at`` is when the leg's fate was settled)
     rang_s: float
     rings: int
     type: ClassVar[str] = "offer_ended"
@@ -249,8 +255,67 @@ class Resynced(DomainEvent):
     type: ClassVar[str] = "resynced"
 
 
+# -- the ring guard's events (telephony.rings) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RingDeadline(DomainEvent):
+    """An offer reached its deadline (``rings allowed × cycle`` after the ring start) unanswered.
+
+    ``action`` says what the guard did: ``hangup`` (took the call from the agent so the queue offers
+    it to the next one), ``redirect`` (a direct call sent to the overflow), or ``observe`` (counted
+    only: the guard is in observe mode), or ``already_ended`` (app_queue's own timeout ended the
+    ringing at the same moment; counted as a miss, nothing sent).
+    """
+
+    linkedid: str
+    offer_id: str
+    agent: str
+    interface: str
+    queue: str | None
+    channel: str
+    ring_started_at: float
+    action: str
+    type: ClassVar[str] = "ring_deadline"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentMissed(DomainEvent):
+    """An agent let a call ring past the deadline; the counts include this miss."""
+
+    linkedid: str
+    offer_id: str
+    agent: str
+    interface: str
+    queue: str | None
+    misses_today: int
+    consecutive: int
+    type: ClassVar[str] = "agent_missed"
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorAlert(DomainEvent):
+    """Something the supervisor must see at once.
+
+    ``kind``: ``miss`` (an agent let a call ring out), ``pause`` (the guard paused an agent),
+    ``pause_withheld`` (it would have paused him, but he is the last ready member of a queue, or the
+    guard only observes), ``long_wait`` (a caller has waited the apology threshold with no agent free),
+    ``race_lost`` (the agent answered in the very moment the guard's hang-up left).
+    ``caller`` is masked: alerts are shown on boards and written to logs.
+    """
+
+    kind: str
+    agent: str | None
+    queue: str | None
+    linkedid: str | None
+    caller: str | None
+    since: float | None  #: when the waiting or ringing began
+    detail: str
+    type: ClassVar[str] = "supervisor_alert"
+
+
 _BY_TYPE: dict[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (CallOffered, AgentRinging, OfferEnded, CallAnswered, CallerLeftQueue, CallTransferred,
-                CallEnded, AgentPaused, AgentStatus, Resynced)
+                CallEnded, AgentPaused, AgentStatus, Resynced, RingDeadline, AgentMissed, SupervisorAlert)
 }

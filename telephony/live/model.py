@@ -31,7 +31,7 @@ from telephony.ami.protocol import Message
 from telephony.config import RingPolicy
 
 from . import events as ev
-from .ringcount import count_rings, ring_start
+from .ringcount import count_rings, ring_counted_at
 from .resync import apply_snapshot
 from .summary import summarise
 from .state import DEVICE_STATUS, REJECT_CAUSES, Call, Channel, Member, Offer, Queue, QueueEntry, caller_id, endpoint_of
@@ -76,7 +76,7 @@ class LiveModel:
         self.offers: dict[str, Offer] = {}  #: open and just-ended offers, by member-leg Uniqueid
         self._configured_agents = frozenset(agent_endpoints)
         self._member_agents: set[str] = set()
-        self._ring_due: list[tuple[float, str, int]] = []  #: heap of (ring start, offer id, ring)
+        self._ring_due: list[tuple[float, str, int]] = []  #: heap of (ring counts from, offer id, ring)
         self._out: list[ev.DomainEvent] = []
         self._handlers: dict[str, Callable[[Message, float], None]] = {
             "Newchannel": self._newchannel,
@@ -121,7 +121,7 @@ class LiveModel:
         return out
 
     def advance(self, now: float) -> list[ev.DomainEvent]:
-        """Ring events for every ring cycle that has begun by ``now``."""
+        """Ring events for every ring that has started to count by ``now`` (see ringcount)."""
         out = self._out = []
         self.announce_rings(now)
         return out
@@ -442,7 +442,7 @@ class LiveModel:
         offer.ring_started_at = first_ring_at
         self._announce_ring(offer, 1, first_ring_at)
         cycle = self.policy(offer.queue).cycle_s
-        heapq.heappush(self._ring_due, (ring_start(first_ring_at, 2, cycle), offer.id, 2))
+        heapq.heappush(self._ring_due, (ring_counted_at(first_ring_at, 2, cycle), offer.id, 2))
 
     def announce_rings(self, now: float) -> None:
         due = self._ring_due
@@ -453,7 +453,7 @@ class LiveModel:
                 continue
             self._announce_ring(offer, ring, at)
             cycle = self.policy(offer.queue).cycle_s
-            heapq.heappush(due, (ring_start(offer.ring_started_at, ring + 1, cycle), offer.id, ring + 1))
+            heapq.heappush(due, (ring_counted_at(offer.ring_started_at, ring + 1, cycle), offer.id, ring + 1))
 
     def _announce_ring(self, offer: Offer, ring: int, at: float) -> None:
         offer.rings_announced = ring
@@ -494,7 +494,9 @@ class LiveModel:
         offer.reported = True
         policy = self.policy(offer.queue)
         self.emit(ev.OfferEnded(self.pbx, at, linkedid=offer.linkedid, offer_id=offer.id, agent=offer.agent,
-                                 interface=offer.interface, queue=offer.queue, result=offer.result or "cancelled",
+                                 interface=offer.interface, queue=offer.queue, channel=offer.channel,
+                                 result=offer.result or "cancelled", ring_started_at=offer.ring_started_at,
+                                 ended_at=offer.ended_at if offer.ended_at is not None else at,
                                  rang_s=round(offer.rang_s, 3), rings=count_rings(offer.rang_s, policy.cycle_s)))
 
     # -- transfers ------------------------------------------------------------------------------

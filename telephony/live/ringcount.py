@@ -27,6 +27,10 @@ def count_rings(rang_s: float, cycle_s: float) -> int:
     return max(1, math.ceil(over / cycle))
 
 
-def ring_start(first_ring_at: float, ring: int, cycle_s: float) -> float:
-    """When ring number ``ring`` (1-based) begins."""
-    return first_ring_at + (ring - 1) * cycle_s
+def ring_counted_at(first_ring_at: float, ring: int, cycle_s: float) -> float:
+    """When ring number ``ring`` (2, 3…) starts to count: 0.2 s into its cycle.
+
+    So a deadline at exactly ``allowed × cycle`` never announces a ring that the guard cuts short.
+    (Ring 1 is announced at the first sign of ringing: the agent's screen cannot wait.)
+    """
+    return first_ring_at + (ring - 1) * cycle_s + RING_GRACE_S

@@ -9,14 +9,14 @@ from telephony.config import RingPolicy
 from telephony.live import events as ev
 from telephony.live.model import LiveModel
 from telephony.live.ringcount import count_rings
-from telephony.replay import Replay, capture_start
+from telephony.replay import capture_start, replay_events
 from tests.conftest import all_captures, capture_path
 
 
 def timeline(name: str, model: LiveModel | None = None) -> tuple[list[ev.DomainEvent], float]:
     records = read_capture(capture_path(name))
     t0 = capture_start(records)
-    return list(Replay(model or LiveModel(), t0).events(records)), t0
+    return list(replay_events(records, model or LiveModel())), t0
 
 
 def messages(name: str, connection: str = "c1") -> list[tuple[float, Message]]:
@@ -36,7 +36,7 @@ def test_ring_count_rule(rang, rings):
 def test_ring_events_follow_time_for_an_agent_who_never_answers():
     events, t0 = timeline("03-")
     rings = [(e.agent, e.ring, round(e.at - t0, 3)) for e in events if isinstance(e, ev.AgentRinging)]
-    assert rings == [("1001", 1, 0.118), ("1001", 2, 5.118), ("1001", 3, 10.118), ("1002", 1, 17.122)]
+    assert rings == [("1001", 1, 0.118), ("1001", 2, 5.318), ("1001", 3, 10.318), ("1002", 1, 17.122)]
     (ended,) = [e for e in events if isinstance(e, ev.OfferEnded) and e.agent == "1001"]
     assert (ended.result, ended.rings, ended.rang_s, ended.queue) == ("no_answer", 3, 15.0, "support")
     (answered,) = [e for e in events if isinstance(e, ev.CallAnswered)]
@@ -59,11 +59,11 @@ def test_advance_announces_rings_between_events():
         if message.event == "DialState":
             break
     due = model.next_due()
-    assert due == pytest.approx(0.118 + 4.0, abs=1e-3)
+    assert due == pytest.approx(0.118 + 4.2, abs=1e-3)
     assert model.advance(due - 0.001) == []
     (ring2,) = model.advance(due)
     assert (ring2.ring, ring2.agent) == (2, "1001")
-    assert model.next_due() == pytest.approx(0.118 + 8.0, abs=1e-3)
+    assert model.next_due() == pytest.approx(0.118 + 8.2, abs=1e-3)
 
 
 def test_apology_when_the_caller_heard_five_rings():
@@ -117,7 +117,7 @@ def test_transfer_events():
 def test_every_capture_leaves_no_state_behind(path):
     model = LiveModel()
     records = read_capture(path)
-    list(Replay(model, capture_start(records)).events(records))
+    list(replay_events(records, model))
     assert model.calls == {} and model.offers == {} and model.channels == {}
     assert model.next_due() is None
 

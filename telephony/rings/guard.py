@@ -1,0 +1,245 @@
+"""The three-ring guard's rules (三声之内必有应答).  Pure: domain events and timer expiries in,
+decisions out; no reactor, no clock reads, no I/O.
+
+* **Per offer.**  When an inbound call has rung an agent ``allowed × cycle`` seconds (15 s by default)
+  from the ring start without an answer, the guard takes it away: it hangs up the agent's ringing leg
+  so the queue offers the call to the next free agent at once (capture 16); a call that rang an agent
+  directly is redirected to the queue's overflow (or, with none configured, the leg is hung up and
+  the dialplan goes on).  In ``observe`` mode it only counts and alerts.  Outbound legs (a callback
+  ringing the agent first) are not guarded: no customer is waiting on them.
+* **Per agent.**  Every miss is counted (today, in the call centre's time zone) and consecutively;
+  an answer or an unpause starts the consecutive count again.  At ``pause_after_misses`` in a row the
+  agent is paused in every queue with the policy's reason, unless that would leave a queue with no
+  ready member: then the supervisor is alerted instead (CONTRACTS.md).
+* **Per call.**  A caller still queued after ``apologise_at`` rings with no free agent raises a
+  ``long_wait`` alert (the apology itself rides on ``CallAnswered.apologise``).
+* **Ownership.**  A deadline acts only on an offer that is still ringing in the live model at that
+  moment; the shell re-checks after letting already-received bytes land, so an answer or a hang-up
+  that arrives in the same instant wins.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from typing import Union
+
+from telephony.config import RingPolicy
+from telephony.live import events as ev
+from telephony.live.model import LiveModel, PolicyLookup
+from telephony.live.ringcount import RING_GRACE_S
+from telephony.live.state import Offer
+from telephony.privacy import mask_number
+
+#: ("offer", offer id) for a ring deadline, ("wait", linkedid) for a caller's apology threshold
+TimerKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class HangupLeg:
+    channel: str
+    offer_id: str
+    linkedid: str
+    cause: int = 19  #: "User alerting, no answer": the phone sees CANCEL, the queue moves on
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectCaller:
+    channel: str
+    context: str
+    exten: str
+    priority: int
+    offer_id: str
+    linkedid: str
+
+
+@dataclass(frozen=True, slots=True)
+class PauseAgent:
+    interface: str
+    agent: str
+    reason: str
+
+
+Command = Union[HangupLeg, RedirectCaller, PauseAgent]
+
+
+@dataclass
+class Decision:
+    commands: list[Command] = field(default_factory=list)
+    events: list[ev.DomainEvent] = field(default_factory=list)
+    timers: list[tuple[float, TimerKey]] = field(default_factory=list)  #: (absolute time, key) to set
+    cancels: list[TimerKey] = field(default_factory=list)
+
+
+class RingGuard:
+    def __init__(self, model: LiveModel, policy: PolicyLookup, tz: tzinfo) -> None:
+        self.model = model
+        self.policy = policy
+        self.tz = tz
+        self.misses_today: Counter[tuple[date, str]] = Counter()
+        self.consecutive: Counter[str] = Counter()
+        self._guarded: set[str] = set()  #: offers with a deadline set
+        self._decided: dict[str, bool] = {}  #: offers past their deadline: did the guard send a hang-up?
+        self._waiting: set[str] = set()  #: calls with an apology timer set
+
+    @property
+    def pbx(self) -> str:
+        return self.model.pbx
+
+    def day(self, at: float) -> date:
+        return datetime.fromtimestamp(at, self.tz).date()
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def on_event(self, event: ev.DomainEvent) -> Decision:
+        decision = Decision()
+        if isinstance(event, ev.AgentRinging):
+            self._guard_offer(event, decision)
+        elif isinstance(event, ev.OfferEnded):
+            guarded = event.offer_id in self._guarded
+            acted = self._decided.pop(event.offer_id, False)
+            self._forget_offer(event.offer_id, decision)
+            if event.result == "answered":
+                self.consecutive[event.agent] = 0
+                if acted:
+                    self._race_lost(event, decision)
+            elif guarded and event.result in ("no_answer", "rejected") and event.ring_started_at is not None:
+                self._rang_out_before_deadline(event, decision)
+        elif isinstance(event, ev.CallOffered):
+            if event.linkedid not in self._waiting:
+                self._waiting.add(event.linkedid)
+                policy = self.policy(event.queue)
+                decision.timers.append((event.entered_at + policy.apologise_at * policy.cycle_s, ("wait", event.linkedid)))
+        elif isinstance(event, (ev.CallAnswered, ev.CallEnded)):
+            linkedid = event.linkedid if isinstance(event, ev.CallAnswered) else event.call.linkedid
+            if linkedid in self._waiting:
+                self._waiting.discard(linkedid)
+                decision.cancels.append(("wait", linkedid))
+        elif isinstance(event, ev.AgentPaused) and not event.paused:
+            self.consecutive[event.agent] = 0
+        return decision
+
+    def _guard_offer(self, ringing: ev.AgentRinging, decision: Decision) -> None:
+        if ringing.offer_id in self._guarded or ringing.offer_id in self._decided or ringing.caller_channel is None:
+            return
+        call = self.model.calls.get(ringing.linkedid)
+        if call is None or call.direction != "inbound":
+            return
+        self._guarded.add(ringing.offer_id)
+        deadline = ringing.ring_started_at + self.policy(ringing.queue).deadline_s
+        decision.timers.append((deadline, ("offer", ringing.offer_id)))
+
+    def _forget_offer(self, offer_id: str, decision: Decision) -> None:
+        if offer_id in self._guarded:
+            self._guarded.discard(offer_id)
+            decision.cancels.append(("offer", offer_id))
+
+    # -- timers -----------------------------------------------------------------------------------
+
+    def on_timer(self, key: TimerKey, now: float) -> Decision:
+        kind, ident = key
+        decision = Decision()
+        if kind == "offer":
+            self._deadline(ident, now, decision)
+        elif kind == "wait":
+            self._waiting.discard(ident)
+            self._long_wait(ident, now, decision)
+        return decision
+
+    def still_owned(self, command: Command) -> bool:
+        """True while acting on ``command`` cannot hit an answered or vanished call."""
+        if isinstance(command, PauseAgent):
+            return True
+        offer = self.model.offer(command.offer_id)
+        return offer is not None and offer.ringing
+
+    def _deadline(self, offer_id: str, now: float, decision: Decision) -> None:
+        offer = self.model.offer(offer_id)
+        if offer is None or not offer.ringing:
+            # Answered, rejected or abandoned in the meantime: not ours to touch.  If it only just
+            # stopped ringing, its OfferEnded (still to come) decides whether it rang out.
+            if offer is None:
+                self._guarded.discard(offer_id)
+            return
+        self._guarded.discard(offer_id)
+        policy = self.policy(offer.queue)
+        command = self._take_away(offer, policy) if policy.mode == "act" else None
+        self._decided[offer_id] = command is not None
+        action = "observe" if command is None else ("redirect" if isinstance(command, RedirectCaller) else "hangup")
+        if command is not None:
+            decision.commands.append(command)
+        self._miss(offer.linkedid, offer.id, offer.agent, offer.interface, offer.queue, offer.channel,
+                   offer.ring_started_at, action, now, decision)
+
+    def _race_lost(self, answered: ev.OfferEnded, decision: Decision) -> None:
+        """The agent answered just as the guard's hang-up left: Asterisk ends the whole call then
+        (capture 17b).  Rare and unavoidable on the wire; the supervisor must know it happened."""
+        decision.events.append(ev.SupervisorAlert(
+            self.pbx, answered.at, kind="race_lost", agent=answered.agent, queue=answered.queue,
+            linkedid=answered.linkedid, caller=None, since=answered.ring_started_at,
+            detail="answered at the deadline; the guard's hang-up may have ended the call"))
+
+    def _rang_out_before_deadline(self, ended: ev.OfferEnded, decision: Decision) -> None:
+        """app_queue's own timeout (or the phone giving up) ended the offer a hair before the deadline:
+        the rings still passed unanswered, so it is a miss all the same, at the deadline."""
+        policy = self.policy(ended.queue)
+        if ended.ended_at - ended.ring_started_at < policy.deadline_s - RING_GRACE_S:
+            return
+        self._miss(ended.linkedid, ended.offer_id, ended.agent, ended.interface, ended.queue, ended.channel,
+                   ended.ring_started_at, "already_ended", ended.ring_started_at + policy.deadline_s, decision)
+
+    def _miss(self, linkedid: str, offer_id: str, agent: str, interface: str, queue: str | None, channel: str,
+              ring_started_at: float, action: str, at: float, decision: Decision) -> None:
+        policy = self.policy(queue)
+        call = self.model.calls.get(linkedid)
+        caller = mask_number(call.caller) if call else None
+        self.misses_today[(self.day(at), agent)] += 1
+        self.consecutive[agent] += 1
+        decision.events += [
+            ev.RingDeadline(self.pbx, at, linkedid=linkedid, offer_id=offer_id, agent=agent, interface=interface,
+                            queue=queue, channel=channel, ring_started_at=ring_started_at, action=action),
+            ev.AgentMissed(self.pbx, at, linkedid=linkedid, offer_id=offer_id, agent=agent, interface=interface,
+                           queue=queue, misses_today=self.misses_today[(self.day(at), agent)],
+                           consecutive=self.consecutive[agent]),
+            ev.SupervisorAlert(self.pbx, at, kind="miss", agent=agent, queue=queue, linkedid=linkedid, caller=caller,
+                               since=ring_started_at, detail=f"{policy.allowed} rings unanswered ({action})"),
+        ]
+        if self.consecutive[agent] >= policy.pause_after_misses:
+            self._pause(agent, interface, policy, at, caller, linkedid, decision)
+
+    def _take_away(self, offer: Offer, policy: RingPolicy) -> Command:
+        if offer.queue is None and policy.overflow is not None and offer.caller_channel:
+            o = policy.overflow
+            return RedirectCaller(offer.caller_channel, o.context, o.exten, o.priority, offer.id, offer.linkedid)
+        return HangupLeg(offer.channel, offer.id, offer.linkedid)
+
+    def _pause(self, agent: str, interface: str, policy: RingPolicy, now: float, caller: str | None,
+               linkedid: str, decision: Decision) -> None:
+        streak = self.consecutive[agent]
+        emptied = [q for q in self.model.member_queues(interface)
+                   if [m.interface for m in self.model.ready_members(q)] == [interface]]
+        if policy.mode != "act" or emptied:
+            why = (f"last ready member of {', '.join(sorted(emptied))}" if emptied else "observe mode")
+            decision.events.append(ev.SupervisorAlert(
+                self.pbx, now, kind="pause_withheld", agent=agent, queue=None, linkedid=linkedid, caller=caller,
+                since=None, detail=f"{streak} misses in a row; not paused: {why}"))
+            return
+        self.consecutive[agent] = 0
+        decision.commands.append(PauseAgent(interface, agent, policy.pause_reason))
+        decision.events.append(ev.SupervisorAlert(
+            self.pbx, now, kind="pause", agent=agent, queue=None, linkedid=linkedid, caller=caller, since=None,
+            detail=f"{streak} misses in a row: paused in every queue ({policy.pause_reason})"))
+
+    def _long_wait(self, linkedid: str, now: float, decision: Decision) -> None:
+        call = self.model.calls.get(linkedid)
+        if call is None or call.answered_at is not None or call.current_queue is None:
+            return
+        queue = self.model.queues.get(call.current_queue)
+        free = [m for m in queue.members.values() if not m.paused and m.status == "not_in_use"] if queue else []
+        if free:
+            return
+        policy = self.policy(call.current_queue)
+        decision.events.append(ev.SupervisorAlert(
+            self.pbx, now, kind="long_wait", agent=None, queue=call.current_queue, linkedid=linkedid,
+            caller=mask_number(call.caller), since=call.entered_at,
+            detail=f"waiting {now - call.entered_at:.0f} s ({policy.apologise_at}+ rings), no agent free"))

@@ -1,0 +1,97 @@
+"""The ring guard's shell: timers on the injected clock, AMI actions, events on the bus.
+
+A deadline that falls due does not act in the same reactor turn: it first yields once
+(``callLater(0)``) so that AMI bytes already received — an answer, a hang-up in the same instant —
+reach the live model, then asks the guard whether the offer is still ringing.  That costs one
+reactor iteration (well under a millisecond) and is what keeps the guard from hanging up an answered
+call, which Asterisk would turn into the end of the whole call (capture 17b).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
+
+from telephony.bus import EventBus
+from telephony.live.events import DomainEvent
+
+from .guard import Command, Decision, HangupLeg, PauseAgent, RedirectCaller, RingGuard, TimerKey
+
+log = logging.getLogger(__name__)
+
+
+class ActionSender(Protocol):
+    def action(self, name: str, fields: Any = None, *, timeout: float | None = None) -> Deferred: ...
+
+
+class RingGuardService(Service):
+    def __init__(self, guard: RingGuard, bus: EventBus, ami: ActionSender | None, clock: IReactorTime) -> None:
+        self.guard = guard
+        self.bus = bus
+        self.ami = ami  #: None: observe only, whatever the policy says (e.g. a replay)
+        self.clock = clock
+        self._timers: dict[TimerKey, IDelayedCall] = {}
+        self._unsubscribe = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._unsubscribe = self.bus.subscribe(self.on_event)
+
+    def stopService(self) -> Any:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for call in self._timers.values():
+            if call.active():
+                call.cancel()
+        self._timers.clear()
+        return super().stopService()
+
+    def on_event(self, event: DomainEvent) -> None:
+        self._carry_out(self.guard.on_event(event))
+
+    def _carry_out(self, decision: Decision) -> None:
+        for key in decision.cancels:
+            timer = self._timers.pop(key, None)
+            if timer is not None and timer.active():
+                timer.cancel()
+        now = self.clock.seconds()
+        for at, key in decision.timers:
+            self._timers[key] = self.clock.callLater(max(0.0, at - now), self._due, key)
+        for command in decision.commands:
+            self._send(command)
+        self.bus.publish_all(decision.events)
+
+    def _due(self, key: TimerKey) -> None:
+        self._timers.pop(key, None)
+        self.clock.callLater(0, self._fire, key)
+
+    def _fire(self, key: TimerKey) -> None:
+        self._carry_out(self.guard.on_timer(key, self.clock.seconds()))
+
+    def _send(self, command: Command) -> None:
+        if self.ami is None:
+            return
+        if not self.guard.still_owned(command):
+            log.info("ring guard: %s no longer ringing; nothing sent", getattr(command, "channel", command))
+            return
+        if isinstance(command, HangupLeg):
+            name, fields = "Hangup", [("Channel", command.channel), ("Cause", command.cause)]
+        elif isinstance(command, RedirectCaller):
+            name, fields = "Redirect", [("Channel", command.channel), ("Context", command.context),
+                                        ("Exten", command.exten), ("Priority", command.priority)]
+        else:
+            assert isinstance(command, PauseAgent)
+            name, fields = "QueuePause", [("Interface", command.interface), ("Paused", True),
+                                          ("Reason", command.reason)]
+        # maybeDeferred: "not connected" may be raised or returned failed; either way it is logged
+        maybeDeferred(self.ami.action, name, fields).addErrback(self._failed, name, fields[0][1])
+
+    def _failed(self, failure: Failure, name: str, target: str) -> None:
+        # "No such channel" is the race lost by a hair: the caller or the agent was faster;
+        # "not connected" means the guard could not act at all, which the supervisor must know.
+        log.warning("ring guard: %s %s failed: %s", name, target, failure.getErrorMessage())

@@ -1,0 +1,353 @@
+"""The three-ring guard, rule by rule, on a task.Clock: deadlines, misses, pauses, alerts, races."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.task import Clock
+
+from telephony.bus import EventBus
+from telephony.config import Overflow, RingPolicy
+from telephony.live import events as ev
+from telephony.live.model import LiveModel
+from telephony.live.service import LiveService
+from telephony.replay import advance_to
+from telephony.rings.guard import RingGuard
+from telephony.rings.service import RingGuardService
+from tests.amiscript import Pbx
+
+T0 = 1_795_914_315.0
+
+
+class RecordingAMI:
+    """Stands in for AMIConnection.action: records what the guard sends, answers nothing."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict, float]] = []
+        self.clock: Clock | None = None
+
+    def action(self, name, fields=None, *, timeout=None) -> Deferred:
+        self.sent.append((name, dict(fields or ()), self.clock.seconds()))
+        return Deferred()
+
+
+class Desk:
+    """A live model, the guard and a recording AMI, all on one Clock."""
+
+    def __init__(self, policy: RingPolicy = RingPolicy(), *, ami: RecordingAMI | None = None) -> None:
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.model = LiveModel(policy=lambda queue: policy)
+        self.bus = EventBus()
+        self.events: list[ev.DomainEvent] = []
+        self.bus.subscribe(self.events.append)
+        self.live = LiveService(self.model, self.bus, self.clock)
+        self.ami = ami if ami is not None else RecordingAMI()
+        self.ami.clock = self.clock
+        self.guard = RingGuardService(RingGuard(self.model, self.model.policy, ZoneInfo("Asia/Shanghai")),
+                                      self.bus, self.ami, self.clock)
+        self.live.startService()
+        self.guard.startService()
+        self.pbx = Pbx()
+
+    def feed(self, messages) -> None:
+        for message in messages:
+            self.live.on_ami_event(message, self.clock.seconds())
+
+    def at(self, seconds_after_t0: float) -> None:
+        advance_to(self.clock, T0 + seconds_after_t0)
+
+    def of(self, kind) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def agents(self, queue: str, *agents: str) -> None:
+        self.feed(self.pbx.member_status(queue, a) for a in agents)
+
+    def ringing_call(self, agent: str = "1001", queue: str | None = "support", number: str = "13800138000"):
+        caller, msgs = self.pbx.caller(number)
+        self.feed(msgs)
+        if queue:
+            self.feed(self.pbx.join(caller, queue))
+        leg, msgs = self.pbx.offer(caller, agent, queue)
+        self.feed(msgs)
+        return caller, leg
+
+
+def test_third_ring_passes_the_guard_hangs_up_the_ringing_leg_on_time():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    desk.at(1.0)
+    caller, leg = desk.ringing_call()
+    desk.at(15.999)
+    assert desk.ami.sent == []
+    desk.at(16.0)
+    assert desk.ami.sent == [("Hangup", {"Channel": leg.name, "Cause": 19}, T0 + 16.0)]
+    (deadline,) = desk.of(ev.RingDeadline)
+    assert (deadline.action, deadline.agent, deadline.at) == ("hangup", "1001", T0 + 16.0)
+    (missed,) = desk.of(ev.AgentMissed)
+    assert (missed.misses_today, missed.consecutive) == (1, 1)
+    (alert,) = desk.of(ev.SupervisorAlert)
+    assert (alert.kind, alert.agent, alert.queue, alert.caller, alert.since) == ("miss", "1001", "support", "138****8000", T0 + 1.0)
+
+
+def test_rings_are_counted_from_the_ring_start_with_the_queue_cycle():
+    desk = Desk(RingPolicy(cycle_s=4.0, allowed=2))
+    desk.agents("support", "1001", "1002")
+    desk.ringing_call()
+    desk.at(7.99)
+    assert desk.ami.sent == []
+    desk.at(8.0)
+    assert [name for name, _, _ in desk.ami.sent] == ["Hangup"]
+    assert [e.ring for e in desk.of(ev.AgentRinging)] == [1, 2]
+
+
+def test_observe_mode_counts_and_alerts_but_never_acts():
+    desk = Desk(RingPolicy(mode="observe"))
+    desk.agents("support", "1001", "1002")
+    for n in range(2):
+        caller, leg = desk.ringing_call(number=f"1380013800{n}")
+        desk.at(15.0 + 20 * n)
+        desk.feed(desk.pbx.ring_no_answer(caller, leg, "support"))
+        desk.feed(desk.pbx.caller_hangs_up(caller, queue="support"))
+        desk.at(20.0 + 20 * n)
+    assert desk.ami.sent == []
+    assert [e.action for e in desk.of(ev.RingDeadline)] == ["observe", "observe"]
+    assert [e.consecutive for e in desk.of(ev.AgentMissed)] == [1, 2]
+    withheld = [a for a in desk.of(ev.SupervisorAlert) if a.kind == "pause_withheld"]
+    assert len(withheld) == 1 and "observe" in withheld[0].detail
+
+
+def test_answer_in_the_same_instant_as_the_deadline_wins():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    # The deadline falls due and, in the same instant, the answer arrives.  On the real reactor the
+    # guard's yield lets the bytes land first; on the Clock, a call queued at the same time after the
+    # guard's timer (and before its yield) is exactly that ordering.
+    desk.clock.callLater(15.0, desk.feed, desk.pbx.answer(caller, leg, "support"))
+    desk.clock.advance(15.0)
+    assert desk.ami.sent == []
+    assert desk.of(ev.RingDeadline) == [] and desk.of(ev.AgentMissed) == []
+    assert desk.of(ev.CallAnswered)[0].agent == "1001"
+
+
+def test_caller_hanging_up_in_the_same_instant_gets_no_hangup_sent():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    desk.clock.callLater(15.0, desk.feed, desk.pbx.caller_hangs_up(caller, leg, queue="support"))
+    desk.clock.advance(15.0)
+    assert desk.ami.sent == []
+    assert desk.of(ev.CallEnded)[0].call.outcome == "abandoned"
+
+
+def test_an_answer_just_after_the_hangup_left_is_reported_as_a_lost_race():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    desk.at(15.0)
+    assert [n for n, _, _ in desk.ami.sent] == ["Hangup"]
+    desk.at(15.001)
+    desk.feed(desk.pbx.answer(caller, leg, "support"))
+    (race,) = [a for a in desk.of(ev.SupervisorAlert) if a.kind == "race_lost"]
+    assert race.agent == "1001" and "ended the call" in race.detail
+
+
+def test_answer_a_moment_before_the_deadline_cancels_it():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    desk.at(14.9)
+    desk.feed(desk.pbx.answer(caller, leg, "support"))
+    desk.at(60)
+    assert desk.ami.sent == [] and desk.clock.getDelayedCalls() == []
+
+
+def test_two_misses_in_a_row_pause_the_agent_in_every_queue():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    for n in range(2):
+        caller, leg = desk.ringing_call(number=f"1390000000{n}")
+        desk.at(15.0 + 30 * n)
+        desk.feed(desk.pbx.ring_no_answer(caller, leg, "support", cause=19))
+        desk.feed(desk.pbx.caller_hangs_up(caller, queue="support"))
+        desk.at(30.0 + 30 * n)
+    names = [(name, fields) for name, fields, _ in desk.ami.sent]
+    assert names[0][0] == names[1][0] == "Hangup"
+    assert names[2] == ("QueuePause", {"Interface": "PJSIP/1001", "Paused": True, "Reason": "振铃未接"})
+    pause_alert = [a for a in desk.of(ev.SupervisorAlert) if a.kind == "pause"]
+    assert len(pause_alert) == 1 and pause_alert[0].agent == "1001"
+
+
+def test_an_answer_between_misses_breaks_the_streak():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call(number="13900000001")
+    desk.at(15.0)
+    desk.feed(desk.pbx.ring_no_answer(caller, leg, "support", cause=19) + desk.pbx.caller_hangs_up(caller, queue="support"))
+    caller, leg = desk.ringing_call(number="13900000002")
+    desk.at(20.0)
+    desk.feed(desk.pbx.answer(caller, leg, "support") + desk.pbx.caller_hangs_up(caller, leg))
+    caller, leg = desk.ringing_call(number="13900000003")
+    desk.at(36.0)
+    assert [n for n, _, _ in desk.ami.sent] == ["Hangup", "Hangup"]
+    assert [e.consecutive for e in desk.of(ev.AgentMissed)] == [1, 1]
+    assert [e.misses_today for e in desk.of(ev.AgentMissed)] == [1, 2]
+
+
+def test_an_unpause_starts_the_count_again():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call(number="13900000001")
+    desk.at(15.0)
+    desk.feed(desk.pbx.ring_no_answer(caller, leg, "support") + desk.pbx.caller_hangs_up(caller, queue="support"))
+    desk.feed([desk.pbx.pause("support", "1001", True, "午休"), desk.pbx.pause("support", "1001", False)])
+    desk.ringing_call(number="13900000002")
+    desk.at(31.0)
+    assert [e.consecutive for e in desk.of(ev.AgentMissed)] == [1, 1]
+    assert "QueuePause" not in [n for n, _, _ in desk.ami.sent]
+
+
+def test_the_last_ready_member_is_never_paused():
+    desk = Desk()
+    desk.agents("sales", "1003")
+    for n in range(2):
+        caller, leg = desk.ringing_call(agent="1003", queue="sales", number=f"1370000000{n}")
+        desk.at(15.0 + 30 * n)
+        desk.feed(desk.pbx.ring_no_answer(caller, leg, "sales") + desk.pbx.caller_hangs_up(caller, queue="sales"))
+        desk.at(30.0 + 30 * n)
+    assert [n for n, _, _ in desk.ami.sent] == ["Hangup", "Hangup"]
+    (withheld,) = [a for a in desk.of(ev.SupervisorAlert) if a.kind == "pause_withheld"]
+    assert "last ready member of sales" in withheld.detail
+
+
+def test_a_direct_call_rings_out_to_the_overflow():
+    policy = RingPolicy(overflow=Overflow(context="from-carrier", exten="4009"))
+    desk = Desk(policy)
+    caller, leg = desk.ringing_call(agent="1002", queue=None)
+    desk.at(15.0)
+    assert desk.ami.sent == [("Redirect", {"Channel": caller.name, "Context": "from-carrier", "Exten": "4009",
+                                           "Priority": 1}, T0 + 15.0)]
+    assert desk.of(ev.RingDeadline)[0].action == "redirect"
+
+
+def test_a_direct_call_without_overflow_has_its_leg_hung_up():
+    desk = Desk()
+    caller, leg = desk.ringing_call(agent="1002", queue=None)
+    desk.at(15.0)
+    assert desk.ami.sent[0][:2] == ("Hangup", {"Channel": leg.name, "Cause": 19})
+
+
+def test_a_callback_ringing_the_agent_first_is_not_guarded():
+    desk = Desk()
+    leg_messages = Pbx()
+    agent_leg, msgs = leg_messages.caller("1002", "Agent 1002")  # an Originate: the first channel is the agent
+    agent_leg.name = agent_leg.name.replace("carrier", "1002")
+    desk.feed([m for m in msgs])
+    desk.at(60.0)
+    assert desk.ami.sent == [] and desk.of(ev.RingDeadline) == []
+
+
+def test_long_wait_with_no_free_agent_alerts_the_supervisor_once():
+    desk = Desk()
+    desk.agents("support", "1001")
+    desk.feed([desk.pbx.member_status("support", "1001", status=2)])  # talking to someone else
+    caller, msgs = desk.pbx.caller("13600002222")
+    desk.feed(msgs + desk.pbx.join(caller, "support"))
+    desk.at(24.9)
+    assert desk.of(ev.SupervisorAlert) == []
+    desk.at(25.0)
+    (alert,) = desk.of(ev.SupervisorAlert)
+    assert (alert.kind, alert.queue, alert.caller, alert.since) == ("long_wait", "support", "136****2222", T0)
+    desk.at(100.0)
+    assert len(desk.of(ev.SupervisorAlert)) == 1
+
+
+def test_long_wait_is_not_raised_while_an_agent_is_free():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, msgs = desk.pbx.caller("13600002222")
+    desk.feed(msgs + desk.pbx.join(caller, "support"))
+    desk.at(40.0)
+    assert desk.of(ev.SupervisorAlert) == []
+
+
+def test_after_a_reconnect_a_ringing_call_is_timed_from_the_snapshot():
+    desk = Desk()
+    pbx = Pbx()
+    caller, _ = pbx.caller("13800002222")
+    leg, _ = pbx.offer(caller, "1002", "support")
+    # the daemon (re)connects 10 s into the ring: CoreShowChannels says Duration 00:00:10
+    snapshot = [pbx_event for pbx_event in _core_show(caller, leg, ring_s=10)]
+    status = [desk.pbx.member_status("support", "1002", status=6)]
+    status = [_as_queue_member(m) for m in status]
+    desk.clock.advance(100.0)
+    desk.live.on_snapshot(snapshot, status, desk.clock.seconds())
+    desk.clock.advance(4.999)
+    assert desk.ami.sent == []
+    desk.clock.advance(0.001)
+    desk.clock.advance(0)
+    assert desk.ami.sent[0][:2] == ("Hangup", {"Channel": leg.name, "Cause": 19})
+
+
+def test_after_a_long_disconnection_an_overdue_ring_is_acted_on_at_once():
+    desk = Desk()
+    pbx = Pbx()
+    caller, _ = pbx.caller("13800002222")
+    leg, _ = pbx.offer(caller, "1002", "support")
+    desk.clock.advance(100.0)
+    desk.live.on_snapshot(list(_core_show(caller, leg, ring_s=40)), [], desk.clock.seconds())
+    desk.clock.advance(0)
+    desk.clock.advance(0)
+    assert [n for n, _, _ in desk.ami.sent] == ["Hangup"]
+
+
+def test_a_failed_action_is_logged_not_raised(caplog):
+    class Refusing(RecordingAMI):
+        def action(self, name, fields=None, *, timeout=None):
+            super().action(name, fields)
+            raise ConnectionError("not connected to Asterisk")
+
+    desk = Desk(ami=Refusing())
+    desk.agents("support", "1001", "1002")
+    desk.ringing_call()
+    desk.at(15.0)
+    assert "not connected to Asterisk" in caplog.text
+    assert desk.of(ev.RingDeadline)[0].action == "hangup", "the miss is still counted and alerted"
+
+
+def test_a_no_such_channel_answer_is_only_logged(caplog):
+    class LosingTheRace(RecordingAMI):
+        def action(self, name, fields=None, *, timeout=None):
+            super().action(name, fields)
+            return fail(RuntimeError("No such channel"))
+
+    desk = Desk(ami=LosingTheRace())
+    desk.agents("support", "1001", "1002")
+    desk.ringing_call()
+    desk.at(15.0)
+    assert "No such channel" in caplog.text
+
+
+# -- snapshot helpers --------------------------------------------------------------------------
+
+
+def _core_show(caller, leg, *, ring_s: int):
+    from tests.amiscript import event
+
+    def show(channel, state, app, data, seconds):
+        channel.state = state
+        return event("CoreShowChannel", ("ActionID", "resync-1"), *channel.headers(), ("Application", app),
+                     ("ApplicationData", data), ("Duration", f"00:00:{seconds:02d}"), ("BridgeId", ""))
+
+    yield show(caller, 4, "Queue", "support", ring_s)
+    yield show(leg, 5, "AppQueue", "(Outgoing Line)", ring_s)
+
+
+def _as_queue_member(status_message):
+    from tests.amiscript import event
+
+    return event("QueueMember", ("Queue", status_message["Queue"]), ("Name", status_message["MemberName"]),
+                 ("Location", status_message["Interface"]), ("Status", status_message["Status"]),
+                 ("Paused", status_message["Paused"]), ("PausedReason", ""), ("InCall", 0))
