@@ -769,3 +769,36 @@ def test_stop_while_preparing_closes_the_connection():
     asterisk.lose()
     assert outcome(stopped) is None
     assert h.clock.getDelayedCalls() == []
+
+
+def test_from_config_connects_where_the_config_says_and_reads_the_secret_only_then(monkeypatch, caplog):
+    from twisted.internet.testing import MemoryReactorClock
+
+    from telephony.config import parse_config
+
+    monkeypatch.delenv("TEST_AMI_SECRET", raising=False)
+    config = parse_config("pbx:\n  ami:\n    host: 127.0.0.1\n    port: 5039\n    secret_env: TEST_AMI_SECRET\n"
+                          "    auth: plain\n    reconnect: {initial_delay_s: 3, max_delay_s: 9}\n")
+    reactor = MemoryReactorClock()
+    connection = AMIConnection.from_config(config.pbx.ami, reactor=reactor, on_event=lambda m, t: None,
+                                           on_resync=lambda s: None)  # the secret is not read yet
+    connection.startService()
+    ((host, port, factory, _, _),) = reactor.tcpClients
+    assert (host, port) == ("127.0.0.1", 5039)
+    protocol = factory.buildProtocol(None)
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5039))
+    protocol.makeConnection(transport)
+    with caplog.at_level(logging.WARNING):
+        protocol.dataReceived(BANNER)
+    assert "TEST_AMI_SECRET (ami.secret_env) is not set" in caplog.text
+    assert transport.disconnected, "no secret, no login: the connection is dropped and retried"
+    protocol.connectionLost(Failure(ConnectionDone()))
+    monkeypatch.setenv("TEST_AMI_SECRET", "from-the-environment")
+    reactor.advance(6.0)  # initial_delay 3 s plus up to 3 s of jitter
+    assert len(reactor.tcpClients) == 2
+    protocol = reactor.tcpClients[1][2].buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(BANNER)
+    (login,) = sent_actions(transport.value())
+    assert login.headers[2:] == [("Username", "telephony"), ("Secret", "from-the-environment")]
