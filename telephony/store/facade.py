@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 from twisted.application.service import Service
 from twisted.internet import defer, threads
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet.interfaces import IReactorThreads
 from twisted.python.threadpool import ThreadPool
 
 from telephony.live.events import CallSummary
@@ -110,7 +110,9 @@ class Store(Service, _Operations):
 
     name = "store"
 
-    def __init__(self, url: str | URL, *, reactor: IReactorTime | IReactorThreads, threads: int = 4) -> None:
+    def __init__(self, url: str | URL, *, reactor: IReactorThreads, threads: int = 4) -> None:
+        """``reactor`` provides IReactorThreads (results come back through it) and IReactorTime
+        ("now" for created/updated/acknowledged times is its ``seconds()``)."""
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
         self._url = url

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 from alembic import command
 from alembic.config import Config
@@ -66,7 +67,8 @@ def downgrade(target: str | URL | Engine, revision: str) -> tuple[str | None, st
     return _migrate(target, command.downgrade, revision)
 
 
-def _migrate(target: str | URL | Engine, step, revision: str) -> tuple[str | None, str | None]:
+def _migrate(target: str | URL | Engine, step: Callable[[Config, str], None],
+             revision: str) -> tuple[str | None, str | None]:
     engine = target if isinstance(target, Engine) else create_engine(target)
     try:
         with engine.begin() as connection:
@@ -78,7 +80,7 @@ def _migrate(target: str | URL | Engine, step, revision: str) -> tuple[str | Non
             engine.dispose()
 
 
-def open_database(url: str | URL, **engine_kwargs) -> Engine:
+def open_database(url: str | URL, **engine_kwargs: Any) -> Engine:
     """An engine on a database whose schema is this code's; creates a new SQLite file at head.
 
     Raises :class:`SchemaOutOfDate` (engine disposed) when the schema is behind or unknown, and the
