@@ -95,6 +95,7 @@ class AMIConnection(service.Service):
         self._ping_timeout = ping_timeout
         self._action_timeout = action_timeout
         factory = protocol.Factory()
+        factory.noisy = False  # the connection's life is logged here, in AMI terms
         factory.protocol = partial(AMIProtocol, clock, action_timeout=action_timeout, on_event=self._received)
         backoff = backoffPolicy(initial_delay, max_delay, jitter=lambda: random.uniform(0, initial_delay))
         self._client = ClientService(
@@ -188,18 +189,17 @@ class AMIConnection(service.Service):
     def _prepare(self, connection: AMIProtocol) -> defer.Deferred[None]:
         self._open = connection
         self._held = []
-        self._booted = defer.Deferred()
+        self._booted = booted = defer.Deferred()
         connection.disconnected.addCallback(self._lost, connection)
-        return self._sync(connection).addErrback(self._reject, connection)
+        return self._sync(connection, booted).addErrback(self._reject, connection)
 
     @defer.inlineCallbacks
-    def _sync(self, connection: AMIProtocol) -> Generator[Any, Any, None]:
+    def _sync(self, connection: AMIProtocol, booted: defer.Deferred[None]) -> Generator[Any, Any, None]:
         banner = yield connection.banner.addTimeout(self._action_timeout, self._clock)
         yield connection.login(self._username, self._secret(), md5=self._md5)
         log.info("AMI logged in as %r at %s (%s)", self._username, connection.peer, banner)
-        assert self._booted is not None
-        yield self._booted.addTimeout(self._action_timeout, self._clock, onTimeoutCancel=partial(
-            self._not_booted, connection))
+        yield booted.addTimeout(self._action_timeout, self._clock,
+                                onTimeoutCancel=partial(self._not_booted, connection))
         channels = yield connection.action("CoreShowChannels")
         queues = yield connection.action("QueueStatus")
         self._go_live(connection, Snapshot(channels.events, queues.events, at=self._clock.seconds()))
@@ -293,8 +293,16 @@ class _TolerantEndpoint:
 
 
 class _TolerantFactory(protocol.Factory):
+    noisy = False
+
     def __init__(self, wrapped: protocol.Factory) -> None:
         self.wrapped = wrapped
+
+    def doStart(self) -> None:
+        self.wrapped.doStart()
+
+    def doStop(self) -> None:
+        self.wrapped.doStop()
 
     def buildProtocol(self, addr: Any) -> "_Tolerant | None":
         built = self.wrapped.buildProtocol(addr)

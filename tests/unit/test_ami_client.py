@@ -22,7 +22,6 @@ from zope.interface import implementer
 from telephony.ami.capture import read_capture
 from telephony.ami.client import (
     ActionFailed,
-    ActionResult,
     ActionTimeout,
     AMIProtocol,
     ConnectionLost,
@@ -802,3 +801,18 @@ def test_from_config_connects_where_the_config_says_and_reads_the_secret_only_th
     protocol.dataReceived(BANNER)
     (login,) = sent_actions(transport.value())
     assert login.headers[2:] == [("Username", "telephony"), ("Secret", "from-the-environment")]
+
+
+def test_a_server_that_never_sends_the_banner_is_dropped_after_the_action_timeout(caplog):
+    h = Harness(action_timeout=5.0, initial_delay=1.0)
+    asterisk = h.asterisk()
+    with caplog.at_level(logging.WARNING):
+        h.clock.advance(4.9)
+        assert not asterisk.transport.disconnected
+        h.clock.advance(0.1)
+    assert asterisk.transport.disconnected
+    assert asterisk.transport.value() == b"", "nothing, least of all a secret, goes to a peer that is not AMI"
+    assert "connection not usable (TimeoutError" in caplog.text
+    asterisk.lose()
+    h.clock.advance(2.0)
+    assert len(h.endpoint.connections) == 2
