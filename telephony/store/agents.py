@@ -6,8 +6,6 @@ fact is ``(pbx, agent, queue, kind, at)``, and the first recording's reason and 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from telephony.store.db import upsert
-from telephony.store.model import AgentEventRow, as_utc
+from telephony.store.model import AgentEventRow, as_utc, fact_key
 
-__all__ = ["EVENT_KINDS", "EVENT_SOURCES", "AgentEvent", "agent_events", "fact_key", "record_agent_event"]
+__all__ = ["EVENT_KINDS", "EVENT_SOURCES", "AgentEvent", "agent_events", "record_agent_event"]
 
 EVENT_KINDS = ("miss", "pause", "unpause")
 EVENT_SOURCES = ("guard", "agent", "supervisor", "asterisk")
@@ -54,12 +52,6 @@ def record_agent_event(session: Session, *, pbx: str, agent: str, kind: str, at:
         linkedid=linkedid, reason=reason, source=source,
     ).on_conflict_do_nothing(index_elements=["pbx", "fact_key"]).returning(AgentEventRow.id)
     return session.execute(stmt).scalar_one_or_none() is not None
-
-
-def fact_key(agent: str, queue: str | None, kind: str, at: datetime) -> str:
-    """What makes a fact the same fact, hashed to a fixed length (any queue name fits)."""
-    identity = json.dumps([agent, queue, kind, as_utc(at).isoformat()], ensure_ascii=False)
-    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 def agent_events(session: Session, pbx: str, *, agent: str | None = None, since: float | datetime | None = None,

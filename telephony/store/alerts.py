@@ -1,14 +1,19 @@
-"""Alerts for the supervisor (a miss, a pause, a caller waiting long…), open until acknowledged."""
+"""Alerts for the supervisor (a miss, a pause, a caller waiting long…), open until acknowledged.
+
+An alert is ``(pbx, kind, at, agent, queue, linkedid)``: recording it again (a retry after a
+write that had in fact succeeded, a replay) returns the stored alert's id and changes nothing.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from telephony.store.model import AlertRow, as_utc
+from telephony.store.db import upsert
+from telephony.store.model import AlertRow, as_utc, fact_key
 
 __all__ = ["Alert", "acknowledge_alert", "open_alerts", "record_alert"]
 
@@ -30,14 +35,19 @@ class Alert:
 def record_alert(session: Session, *, pbx: str, at: float | datetime, kind: str, agent: str | None = None,
                  queue: str | None = None, linkedid: str | None = None, caller_masked: str | None = None,
                  detail: dict[str, Any] | None = None) -> int:
-    """Store a new alert; returns its id.
+    """Store the alert unless stored already; returns its id.
 
     ``caller_masked`` is shown on boards people may see without signing in: pass the number
     already masked (``138****8000``).  ``detail`` must be JSON-serialisable.
     """
-    stmt = insert(AlertRow).values(pbx=pbx, at=as_utc(at), kind=kind, agent=agent, queue=queue, linkedid=linkedid,
-                                   caller_masked=caller_masked, detail=detail or {}).returning(AlertRow.id)
-    return session.execute(stmt).scalar_one()
+    when = as_utc(at)
+    stmt = upsert(session, AlertRow).values(
+        pbx=pbx, fact_key=fact_key(kind, when, agent, queue, linkedid), at=when, kind=kind, agent=agent,
+        queue=queue, linkedid=linkedid, caller_masked=caller_masked, detail=detail or {},
+    )
+    # A no-op update rather than DO NOTHING, so that RETURNING gives the stored row's id too.
+    stmt = stmt.on_conflict_do_update(index_elements=["pbx", "fact_key"], set_={"fact_key": stmt.excluded.fact_key})
+    return session.execute(stmt.returning(AlertRow.id)).scalar_one()
 
 
 def acknowledge_alert(session: Session, alert_id: int, *, at: float | datetime) -> bool:

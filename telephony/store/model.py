@@ -9,6 +9,8 @@ on SQLite and PostgreSQL alike; the domain events carry epoch seconds, converted
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["CUSTOMER_CATEGORIES", "AgentEventRow", "AlertRow", "Base", "CallRow", "CustomerRow", "OfferRow",
-           "UTCDateTime", "as_utc", "metadata"]
+           "UTCDateTime", "as_utc", "fact_key", "metadata"]
 
 #: Constraint names are spelled out so migrations (and SQLite's batch mode, which must name what it
 #: drops) refer to the same names on every database.
@@ -43,6 +45,16 @@ def as_utc(value: float | datetime) -> datetime:
             raise ValueError(f"naive datetime {value.isoformat()}: give a timezone-aware time")
         return value.astimezone(timezone.utc)
     return datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+def fact_key(*identity: str | datetime | None) -> str:
+    """What makes a stored fact the same fact, hashed to a fixed length (any queue name fits).
+
+    Facts keyed this way are stored once however often they are recorded; a unique constraint on
+    the columns themselves cannot do that when one of them is NULL (SQL treats NULLs as distinct).
+    """
+    parts = [as_utc(p).isoformat() if isinstance(p, datetime) else p for p in identity]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -159,9 +171,8 @@ class CustomerRow(Base):
 class AgentEventRow(Base):
     """A fact about an agent: a miss (the phone rang out), a pause or an unpause.
 
-    ``fact_key`` identifies the fact (kind, agent, queue, time) so that recording it twice stores
-    one row; a unique constraint on those columns cannot, because ``queue`` is NULL for "all
-    queues" and SQL treats NULLs as distinct.
+    ``fact_key`` (see :func:`fact_key`) identifies the fact (agent, queue, kind, time) so that
+    recording it twice stores one row, also when ``queue`` is NULL ("all queues").
     """
 
     __tablename__ = "agent_events"
@@ -173,7 +184,7 @@ class AgentEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pbx: Mapped[str] = mapped_column(String(64))
-    fact_key: Mapped[str] = mapped_column(String(64))  #: sha256 hex, see agents.fact_key
+    fact_key: Mapped[str] = mapped_column(String(64))
     agent: Mapped[str] = mapped_column(String(64))
     queue: Mapped[str | None] = mapped_column(String(128))  #: NULL = all queues
     kind: Mapped[str] = mapped_column(String(16))  #: miss | pause | unpause
@@ -184,13 +195,21 @@ class AgentEventRow(Base):
 
 
 class AlertRow(Base):
-    """Something the supervisor should look at; open until ``acknowledged_at`` is set."""
+    """Something the supervisor should look at; open until ``acknowledged_at`` is set.
+
+    Stored once per ``fact_key`` (kind, time, agent, queue, call), so a retried write that had in
+    fact succeeded raises no second alert.
+    """
 
     __tablename__ = "alerts"
-    __table_args__ = (Index(None, "pbx", "at"),)
+    __table_args__ = (
+        UniqueConstraint("pbx", "fact_key"),
+        Index(None, "pbx", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pbx: Mapped[str] = mapped_column(String(64))
+    fact_key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(32))  #: miss | pause | long_wait | …
     agent: Mapped[str | None] = mapped_column(String(64))

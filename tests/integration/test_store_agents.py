@@ -79,6 +79,17 @@ def test_alerts_stay_open_until_acknowledged(sync_store, store_clock):
     assert [a.kind for a in sync_store.open_alerts("south")] == ["pause"]
 
 
+def test_recording_the_same_alert_again_returns_the_stored_one(sync_store):
+    """A retry after a write that had in fact succeeded must not raise a second alert."""
+    first = sync_store.record_alert("default", AT, "pause", agent="1001", detail={"misses": 2})
+    assert sync_store.record_alert("default", AT, "pause", agent="1001", detail={"misses": 3}) == first
+    other_agent = sync_store.record_alert("default", AT, "pause", agent="1002")
+    other_pbx = sync_store.record_alert("south", AT, "pause", agent="1001")
+    assert len({first, other_agent, other_pbx}) == 3
+    assert [(a.id, a.detail) for a in sync_store.open_alerts("default") if a.agent == "1001"] == \
+        [(first, {"misses": 2})]
+
+
 def test_alert_acknowledgement_time_is_the_stores_clock(sync_store, store_clock):
     alert = sync_store.record_alert("default", AT, "miss")
     store_clock.advance(90)

@@ -76,7 +76,8 @@ class StoreServiceTests(unittest.TestCase):
 
         def take_next(session):
             last = session.scalar(select(func.max(AlertRow.id))) or 0
-            session.execute(insert(AlertRow).values(id=last + 1, pbx="default", at=as_utc(0), kind="n", detail={}))
+            session.execute(insert(AlertRow).values(id=last + 1, pbx="default", fact_key=str(last + 1), at=as_utc(0),
+                                                    kind="n", detail={}))
             return last + 1
 
         taken = yield defer.gatherResults([store.run(take_next) for _ in range(16)], consumeErrors=True)
@@ -87,7 +88,7 @@ class StoreServiceTests(unittest.TestCase):
         store = self.start(self.database())
 
         def insert_then_fail(session):
-            session.execute(insert(AlertRow).values(pbx="default", at=as_utc(0), kind="miss", detail={}))
+            session.execute(insert(AlertRow).values(pbx="default", fact_key="f", at=as_utc(0), kind="miss", detail={}))
             raise LookupError("half done")
 
         yield self.assertFailure(store.run(insert_then_fail), LookupError)

@@ -105,6 +105,7 @@ def upgrade() -> None:
         "alerts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("pbx", sa.String(64), nullable=False),
+        sa.Column("fact_key", sa.String(64), nullable=False),
         sa.Column("at", UTC, nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("agent", sa.String(64), nullable=True),
@@ -114,6 +115,7 @@ def upgrade() -> None:
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.Column("acknowledged_at", UTC, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_alerts"),
+        sa.UniqueConstraint("pbx", "fact_key", name="uq_alerts_pbx_fact_key"),
     )
     op.create_index("ix_alerts_pbx_at", "alerts", ["pbx", "at"])
 
