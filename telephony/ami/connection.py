@@ -287,6 +287,9 @@ class _TolerantEndpoint:
     def __init__(self, endpoint: IStreamClientEndpoint) -> None:
         self._endpoint = endpoint
 
+    def __repr__(self) -> str:
+        return repr(self._endpoint)  # ClientService names it in "Scheduling retry … to connect …"
+
     def connect(self, factory: protocol.Factory) -> defer.Deferred[Any]:
         connecting = self._endpoint.connect(_TolerantFactory(factory))
         return connecting.addCallback(lambda tolerant: tolerant.wrapped)

@@ -181,6 +181,20 @@ def test_capture_replay_one_byte_at_a_time_gives_the_same_results(name):
                 assert other == result
 
 
+def test_mixmonitor_answers_split_across_reads_reach_their_actions():
+    client, sent, order = replay(capture_path("22-"), "c1")
+    assert order == ["login-1", "mixmute-1", "mixmute-2", "mixmute-3", "mixmute-4", "logoff-6"]
+    # StopMixMonitor: "Response: Success" alone, the ActionID in the next read, the empty line in a third
+    assert sent["mixmute-4"].response.headers == [("Response", "Success"), ("ActionID", "mixmute-4")]
+    # MixMonitorMute: Response and ActionID only, no Message; the closing empty line in a read of its own
+    assert sent["mixmute-3"].response.headers == [("Response", "Success"), ("ActionID", "mixmute-3")]
+    assert sent["logoff-6"].response["Message"] == "Thanks for all the fish."
+    stops = [(m, t) for m, t in client.events if m.event == "MixMonitorStop"]
+    assert [round(t, 6) for _, t in stops] == [11.123953]
+    mutes = [m["State"] for m, _ in client.events if m.event == "MixMonitorMute"]
+    assert mutes == ["1", "0"]
+
+
 def test_plain_login_sends_the_capture_bytes_and_split_responses_reach_their_actions():
     path = capture_path("01-")
     records = [r for r in read_capture(path) if r.connection == "c2"]
