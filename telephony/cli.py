@@ -12,9 +12,12 @@ import sys
 #: subcommand name -> module that provides ``add_parser(subparsers)``; the parser it adds sets
 #: ``func(args) -> int``.
 SUBCOMMANDS = {
+    "agent": "telephony.commands.agent",
     "config": "telephony.commands.config_check",
     "db": "telephony.commands.db",
     "replay": "telephony.commands.replay",
+    "report": "telephony.commands.report",
+    "run": "telephony.commands.run",
 }
 
 

@@ -7,6 +7,9 @@ import pytest
 
 from telephony.ami.capture import Record, read_capture
 
+# the database fixtures (SQLite and PostgreSQL) for any test that asks for them by name
+pytest_plugins = ["tests.dbfixtures"]
+
 CAPTURES = Path(__file__).parent / "fixtures" / "ami-real"
 
 

@@ -21,7 +21,7 @@ import secrets
 from typing import Iterable, Mapping, Protocol as TypingProtocol
 
 from twisted.internet import protocol
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from .protocol import Framer, Message, ProtocolError, format_message
 
@@ -56,6 +56,7 @@ class ManagerSession(protocol.Protocol):
         self.challenge: str | None = None
         self.id = next(self._ids)
         self.closing = False
+        self._rejecting: IDelayedCall | None = None
 
     # -- Twisted ------------------------------------------------------------------------------
 
@@ -64,6 +65,8 @@ class ManagerSession(protocol.Protocol):
 
     def connectionLost(self, reason: object = None) -> None:
         self.factory.sessions.discard(self)
+        if self._rejecting is not None and self._rejecting.active():
+            self._rejecting.cancel()  # the client left before hearing its login refused
 
     def dataReceived(self, data: bytes) -> None:
         if self.closing:
@@ -154,7 +157,7 @@ class ManagerSession(protocol.Protocol):
             self.error(action, "Authentication failed")
             self.close()
 
-        self.factory.clock.callLater(self.factory.failed_login_delay, reject)
+        self._rejecting = self.factory.clock.callLater(self.factory.failed_login_delay, reject)
 
     def _credentials_match(self, action: Message, secret: str) -> bool:
         if (action.get("AuthType") or "").lower() == "md5":

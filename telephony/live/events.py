@@ -32,6 +32,7 @@ __all__ = [
     "DomainEvent",
     "OfferEnded",
     "OfferSummary",
+    "PbxLink",
     "Resynced",
     "RingDeadline",
     "SupervisorAlert",
@@ -255,6 +256,15 @@ class Resynced(DomainEvent):
     type: ClassVar[str] = "resynced"
 
 
+@dataclass(frozen=True, slots=True)
+class PbxLink(DomainEvent):
+    """The AMI link went down (``disconnected``); ``Resynced`` says when it is back and trusted."""
+
+    state: str
+    detail: str
+    type: ClassVar[str] = "pbx_link"
+
+
 # -- the ring guard's events (telephony.rings) ------------------------------------------------------
 
 
@@ -317,5 +327,5 @@ class SupervisorAlert(DomainEvent):
 _BY_TYPE: dict[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (CallOffered, AgentRinging, OfferEnded, CallAnswered, CallerLeftQueue, CallTransferred,
-                CallEnded, AgentPaused, AgentStatus, Resynced, RingDeadline, AgentMissed, SupervisorAlert)
+                CallEnded, AgentPaused, AgentStatus, Resynced, PbxLink, RingDeadline, AgentMissed, SupervisorAlert)
 }

@@ -1,0 +1,47 @@
+"""`telephony report rings --date D` over a real SQLite call log filled from real captures."""
+from __future__ import annotations
+
+import json
+
+from telephony.cli import main
+from telephony.replay import calls_from_capture
+from telephony.store.facade import open_store
+from telephony.store.upgrade import upgrade
+from tests.conftest import capture_path
+
+
+def config_for(tmp_path, url: str) -> str:
+    path = tmp_path / "t.yaml"
+    path.write_text(f"pbx:\n  name: default\n  ami:\n    secret_env: X\nstore:\n  url: {url}\ntimezone: UTC\n",
+                    encoding="utf-8")
+    return str(path)
+
+
+def test_ring_report_for_the_busy_hour(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    upgrade(url)
+    with open_store(url) as store:
+        for call, _ in calls_from_capture(capture_path("21-")):
+            store.save_call(call)
+        store.record_agent_event("default", "1003", "miss", 1795914536.0, "guard", queue="sales", linkedid="x")
+    config = config_for(tmp_path, url)
+    assert main(["report", "rings", "--date", "2026-11-29", "--config", config, "--format", "json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    sales = next(r for r in rows if r["queue"] == "sales" and r["agent"] is None)
+    support = next(r for r in rows if r["queue"] == "support" and r["agent"] is None)
+    assert sales["calls"] + support["calls"] == 40
+    assert sales["misses"] == 1
+    agents = {r["agent"]: r for r in rows if r["agent"]}
+    assert sum(r["calls"] for r in agents.values()) == 33, "answered calls are counted on the agent who answered"
+    assert main(["report", "rings", "--date", "2026-11-29", "--config", config]) == 0
+    table = capsys.readouterr().out
+    assert "三声之内必有应答" in table and "sales" in table and "1003" in table
+
+
+def test_a_bad_date_is_refused_with_the_form_to_use(tmp_path, capsys):
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'log.db'}")
+    try:
+        main(["report", "rings", "--date", "29/11/2026", "--config", config])
+    except SystemExit as exit:
+        assert exit.code == 2
+    assert "write YYYY-MM-DD" in capsys.readouterr().err
