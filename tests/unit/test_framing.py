@@ -143,3 +143,27 @@ def test_random_bytes_never_raise_anything_but_protocol_error(chunks):
     except ProtocolError:
         pass
     assert framer.buffered <= 1024
+
+
+@pytest.mark.parametrize("path", all_captures(), ids=lambda p: p.name)
+def test_lookup_before_parsing_agrees_with_the_parsed_headers(path):
+    records = read_capture(path)
+    for conn in connections(records):
+        _, messages = frame(recv_chunks(records, conn))
+        for message in messages:
+            parsed = Message(message.raw)
+            first = {}
+            for key, value in parsed.headers:
+                first.setdefault(key, value)
+            for key, value in first.items():
+                assert Message(message.raw).get(key) == value, (path.name, key)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(header_key, header_value), min_size=1, max_size=10), header_key)
+def test_lookup_before_parsing_is_the_same_as_after(headers, probe):
+    raw = format_message(headers)[:-4]
+    parsed = Message(raw)
+    parsed.headers  # force the full parse
+    for key in [k for k, _ in headers] + [probe, probe.lower(), probe.upper()]:
+        assert Message(raw).get(key) == parsed.get(key), key
