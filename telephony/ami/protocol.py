@@ -125,9 +125,8 @@ class Message:
             needle = _NEEDLES.get(key)
             if needle is None:
                 needle = _NEEDLES[key] = b"\r\n" + key.encode("utf-8") + b": "
-            at = raw.find(needle)
-            if at < 0 and raw.startswith(needle[2:]):
-                at = -2
+            # the first line has no CRLF before it, and comes before any later repeat of the key
+            at = -2 if raw.startswith(needle[2:]) else raw.find(needle)
             if at != -1:
                 start = at + len(needle)
                 end = raw.find(CRLF, start)
