@@ -185,8 +185,9 @@ class RingGuard:
         policy = self.policy(ended.queue)
         if ended.ended_at - ended.ring_started_at < policy.deadline_s - RING_GRACE_S:
             return
+        action = "observe" if policy.mode == "observe" else "already_ended"
         self._miss(ended.linkedid, ended.offer_id, ended.agent, ended.interface, ended.queue, ended.channel,
-                   ended.ring_started_at, "already_ended", ended.ring_started_at + policy.deadline_s, decision)
+                   ended.ring_started_at, action, ended.ring_started_at + policy.deadline_s, decision)
 
     def _miss(self, linkedid: str, offer_id: str, agent: str, interface: str, queue: str | None, channel: str,
               ring_started_at: float, action: str, at: float, decision: Decision) -> None:
