@@ -89,6 +89,16 @@ class RingGuard:
     def day(self, at: float) -> date:
         return datetime.fromtimestamp(at, self.tz).date()
 
+    def day_start(self, at: float) -> float:
+        """Epoch seconds of the local midnight that began ``at``'s day."""
+        return datetime.combine(self.day(at), datetime.min.time(), self.tz).timestamp()
+
+    def restore_misses(self, misses: list[tuple[str, float]]) -> None:
+        """Count misses stored before a restart: (agent, epoch seconds).  The consecutive count
+        starts afresh: a restart is not a miss, and answers in between are not in that list."""
+        for agent, at in misses:
+            self.misses_today[(self.day(at), agent)] += 1
+
     # -- events -----------------------------------------------------------------------------------
 
     def on_event(self, event: ev.DomainEvent) -> Decision:

@@ -29,17 +29,28 @@ class ActionSender(Protocol):
 
 
 class RingGuardService(Service):
-    def __init__(self, guard: RingGuard, bus: EventBus, ami: ActionSender | None, clock: IReactorTime) -> None:
+    def __init__(self, guard: RingGuard, bus: EventBus, ami: ActionSender | None, clock: IReactorTime,
+                 *, store: Any = None) -> None:
         self.guard = guard
         self.bus = bus
         self.ami = ami  #: None: observe only, whatever the policy says (e.g. a replay)
         self.clock = clock
+        self.store = store  #: where today's misses are read back from after a restart
         self._timers: dict[TimerKey, IDelayedCall] = {}
         self._unsubscribe = None
 
     def startService(self) -> None:
         super().startService()
         self._unsubscribe = self.bus.subscribe(self.on_event)
+        if self.store is not None:
+            now = self.clock.seconds()
+            since = self.guard.day_start(now)
+            loaded = self.store.agent_events(self.guard.pbx, since=since, until=now)
+            loaded.addCallback(lambda rows: self.guard.restore_misses(
+                [(row.agent, row.at.timestamp()) for row in rows if row.kind == "miss"]))
+            loaded.addErrback(lambda failure: log.warning(
+                "ring guard: today's misses could not be read back (%s); counting from zero",
+                failure.getErrorMessage()))
 
     def stopService(self) -> Any:
         if self._unsubscribe is not None:

@@ -351,3 +351,28 @@ def _as_queue_member(status_message):
     return event("QueueMember", ("Queue", status_message["Queue"]), ("Name", status_message["MemberName"]),
                  ("Location", status_message["Interface"]), ("Status", status_message["Status"]),
                  ("Paused", status_message["Paused"]), ("PausedReason", ""), ("InCall", 0))
+
+
+def test_todays_misses_are_read_back_after_a_restart():
+    from twisted.internet.defer import succeed
+    from types import SimpleNamespace
+
+    class StoredFacts:
+        def agent_events(self, pbx, *, agent=None, since=None, until=None):
+            self.asked = (pbx, since, until)
+            from datetime import datetime, timezone
+            at = datetime.fromtimestamp(T0 - 60, timezone.utc)
+            return succeed([SimpleNamespace(agent="1001", kind="miss", at=at),
+                            SimpleNamespace(agent="1001", kind="pause", at=at)])
+
+    desk = Desk()
+    desk.guard.stopService()
+    facts = StoredFacts()
+    desk.guard.store = facts
+    desk.guard.startService()
+    assert facts.asked[1] == desk.guard.guard.day_start(T0) and facts.asked[2] == T0
+    desk.agents("support", "1001", "1002")
+    desk.ringing_call()
+    desk.at(15.0)
+    (missed,) = desk.of(ev.AgentMissed)
+    assert (missed.misses_today, missed.consecutive) == (2, 1)
