@@ -1,0 +1,90 @@
+"""The web server as a long-lived service: listens where the config says (``web.listen``, default
+127.0.0.1:8080) and serves the site from :func:`telephony.desktop.site.build_site`.
+
+``startService`` starts listening, or raises ``CannotListenError`` (port taken, address not on
+this machine) so the daemon stops at start-up with the reason instead of running without its page.
+``stopService`` returns a Deferred that fires once the port is closed and every connection, event
+streams included, is gone.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.interfaces import IListeningPort, IReactorTCP
+from twisted.python.failure import Failure
+
+from telephony.bus import EventBus
+from telephony.config import Config
+from telephony.live.model import LiveModel
+
+from .feed import RecentCallSource
+from .site import BoardSite, build_site
+
+log = logging.getLogger(__name__)
+
+__all__ = ["WebService"]
+
+
+class WebService(Service):
+    name = "web"
+
+    def __init__(self, *, host: str, port: int, model: LiveModel, bus: EventBus, clock: IReactorTCP,
+                 store: RecentCallSource | None, pbx: str, mask_numbers: bool = True, tz: str = "Asia/Shanghai",
+                 sse_max_queued: int | None = None) -> None:
+        """``clock`` is the reactor: it listens (IReactorTCP) and times the board (IReactorTime)."""
+        self.host = host
+        self.port = port
+        self._reactor = clock
+        self._site_args: dict[str, Any] = dict(model=model, bus=bus, clock=clock, store=store, pbx=pbx,
+                                               mask_numbers=mask_numbers, tz=tz, sse_max_queued=sse_max_queued)
+        self.site: BoardSite | None = None
+        self._port: IListeningPort | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, *, model: LiveModel, bus: EventBus, clock: IReactorTCP,
+                    store: RecentCallSource | None, mask_numbers: bool = True) -> "WebService":
+        host, port = config.web.address
+        return cls(host=host, port=port, model=model, bus=bus, clock=clock, store=store, pbx=config.pbx.name,
+                   mask_numbers=mask_numbers, tz=config.timezone)
+
+    def __repr__(self) -> str:
+        return f"<WebService http://{self.host}:{self.port}/>"
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Where it listens once listening (the real port when ``port`` was 0)."""
+        if self._port is None:
+            return None
+        host = self._port.getHost()
+        return host.host, host.port
+
+    def startService(self) -> None:
+        site = build_site(**self._site_args)
+        outcome: list[IListeningPort | Failure] = []
+        # A TCP endpoint listens at once: its Deferred has fired by the time listen() returns.
+        TCP4ServerEndpoint(self._reactor, self.port, interface=self.host).listen(site).addBoth(outcome.append)
+        result = outcome[0]
+        if isinstance(result, Failure):
+            site.close()
+            log.error("web: cannot listen on %s:%d: %s", self.host, self.port, result.getErrorMessage())
+            result.raiseException()
+        self.site, self._port = site, result
+        super().startService()
+        log.info("web: the board is on http://%s:%d/", *self.address)
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()
+        return defer.ensureDeferred(self._stop())
+
+    async def _stop(self) -> None:
+        if self._port is not None:
+            port, self._port = self._port, None
+            await port.stopListening()
+        if self.site is not None:
+            site, self.site = self.site, None
+            await site.close()
+

@@ -1,0 +1,257 @@
+"""The web site: the live board page, its JSON and event stream, static files, a health check.
+
+``build_site(...)`` gives a ``twisted.web.server.Site`` whose feed is already listening on the bus
+(so calls that end before anyone opens the page are in "last calls").  Routes:
+
+* ``GET /`` — the board, rendered on the server (``?lang=en`` switches language and is remembered)
+* ``GET /api/board`` — the board as JSON
+* ``GET /events`` — Server-Sent Events: ``board`` first, then every domain event, ``alert`` lines,
+  and a fresh ``board`` at most once a second while things change
+* ``GET /static/<file>`` — the ES module and stylesheet (no build step, nothing from a CDN)
+* ``GET /healthz`` — ``ok``
+
+Every response carries ``Content-Security-Policy: default-src 'self'`` (no inline script can run,
+so an unescaped caller name could not execute even if one slipped through), ``nosniff`` and
+``X-Frame-Options: DENY``.  Phone numbers are masked everywhere when ``mask_numbers`` is true.
+
+The site tracks its open connections: :meth:`BoardSite.close` stops the feed and closes them all,
+SSE streams included, and fires when the last one is gone.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+from twisted.web import http, pages, resource, server
+
+from telephony.bus import EventBus
+from telephony.live.model import LiveModel
+
+from .feed import BoardFeed, RecentCallSource
+from .i18n import COOKIE, Catalog, choose_language
+from .render import board_page
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BoardSite", "build_site"]
+
+STATIC = Path(__file__).parent / "static"
+_YEAR = str(365 * 24 * 3600).encode("ascii")  # how long the language choice is remembered
+_CONTENT_TYPES = {".js": b"text/javascript; charset=utf-8", ".css": b"text/css; charset=utf-8"}
+_SECURITY_HEADERS = (
+    (b"content-security-policy", b"default-src 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class _Request(server.Request):
+    def process(self) -> None:
+        for name, value in _SECURITY_HEADERS:
+            self.setHeader(name, value)
+        super().process()
+
+
+class _Channel(http.HTTPChannel):
+    """An HTTP/1.1 channel that tells its site when it opens and closes (for a clean stop)."""
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.site.channel_opened(self)
+
+    def connectionLost(self, reason: Failure) -> None:
+        super().connectionLost(reason)
+        self.site.channel_closed(self)
+
+
+class BoardSite(server.Site):
+    protocol = _Channel
+    noisy = False  # "Starting factory" on every listen says nothing the service's own log line does not
+
+    def __init__(self, root: resource.Resource, feed: BoardFeed, reactor: IReactorTime) -> None:
+        super().__init__(root, requestFactory=_Request, reactor=reactor)
+        self.feed = feed
+        self.channels: set[_Channel] = set()
+        self._all_closed: list[defer.Deferred[None]] = []
+
+    def channel_opened(self, channel: _Channel) -> None:
+        self.channels.add(channel)
+
+    def channel_closed(self, channel: _Channel) -> None:
+        self.channels.discard(channel)
+        if not self.channels:
+            waiting, self._all_closed = self._all_closed, []
+            for d in waiting:
+                d.callback(None)
+
+    def close(self) -> defer.Deferred[None]:
+        """Stop the feed and abort every open connection; fires once all are closed.
+
+        Aborting (not a graceful close) is deliberate: a client that stopped reading would
+        otherwise hold the shutdown until TCP gave up on it.
+        """
+        self.feed.stop()
+        if not self.channels:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._all_closed.append(d)
+        for channel in list(self.channels):
+            channel.transport.abortConnection()
+        return d
+
+
+# -- resources ------------------------------------------------------------------------------------
+
+
+class _Folder(resource.Resource):
+    """A path level with named children only: anything else, the level itself included, is 404."""
+
+    def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
+        return pages.notFound()
+
+    def render(self, request: server.Request) -> bytes:
+        return pages.notFound().render(request)
+
+
+def _language(request: server.Request) -> Catalog:
+    query = request.args.get(b"lang", [None])[0]
+    lang, remember = choose_language(query, request.getCookie(COOKIE))
+    if remember:
+        request.addCookie(COOKIE, lang.encode("ascii"), path=b"/", max_age=_YEAR, sameSite="lax")
+    return Catalog(lang)
+
+
+def _deferred_render(request: server.Request, d: defer.Deferred, produce: Callable[[Any], bytes]) -> int:
+    """Finish ``request`` with ``produce(result)`` once ``d`` fires (the page waits for the store);
+    a request whose client went away meanwhile is left alone."""
+    gone: list[bool] = []
+    request.notifyFinish().addErrback(lambda _: gone.append(True))
+
+    def write(result: Any) -> None:
+        body = produce(result)
+        if not gone:
+            request.write(body)
+            request.finish()
+
+    def failed(failure: Failure) -> None:
+        log.error("rendering %s failed", request.path.decode("ascii", "replace"),
+                  exc_info=(failure.type, failure.value, failure.getTracebackObject()))
+        if not gone:
+            request.setResponseCode(500)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.write(b"internal error\n")
+            request.finish()
+
+    d.addCallback(write).addErrback(failed)
+    return server.NOT_DONE_YET
+
+
+class BoardPage(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, feed: BoardFeed, tz: ZoneInfo) -> None:
+        super().__init__()
+        self.feed = feed
+        self.tz = tz
+
+    def render_GET(self, request: server.Request) -> int:
+        t = _language(request)
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        board = self.feed.board()
+        return _deferred_render(request, self.feed.recent_calls(), lambda recent: board_page(
+            t, board=board, recent=recent, alerts=self.feed.alerts(), tz=self.tz, link_up=self.feed.link_up,
+            recent_limit=self.feed.finished.limit, alert_limit=self.feed.alert_limit))
+
+
+class BoardJSON(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, feed: BoardFeed) -> None:
+        super().__init__()
+        self.feed = feed
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        return json.dumps(self.feed.board(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class EventsResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, feed: BoardFeed) -> None:
+        super().__init__()
+        self.feed = feed
+
+    def render_GET(self, request: server.Request) -> int:
+        self.feed.open_stream(request)
+        return server.NOT_DONE_YET
+
+    def render_HEAD(self, request: server.Request) -> bytes:
+        # A HEAD must not open a stream that would never end (twisted.web would fake it with GET).
+        request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
+        return b""
+
+
+class StaticFiles(_Folder):
+    """The files of ``static/``, read once at start: no directory listing, no path outside it."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        for path in sorted(folder.iterdir()):
+            if path.suffix in _CONTENT_TYPES:
+                self.putChild(path.name.encode("utf-8"), _StaticFile(path.read_bytes(), _CONTENT_TYPES[path.suffix]))
+
+
+class _StaticFile(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, body: bytes, content_type: bytes) -> None:
+        super().__init__()
+        self.body = body
+        self.content_type = content_type
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", self.content_type)
+        request.setHeader(b"cache-control", b"no-cache")
+        return self.body
+
+
+class Health(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return b"ok"
+
+
+def build_site(*, model: LiveModel, bus: EventBus, clock: IReactorTime, store: RecentCallSource | None, pbx: str,
+               mask_numbers: bool = True, tz: str = "Asia/Shanghai", recent_limit: int = 20,
+               sse_max_queued: int | None = None) -> BoardSite:
+    """The board site for one PBX, its feed subscribed to ``bus`` from now on.
+
+    ``clock`` times the board ("now" for waits and ring counts), the snapshot throttle and the
+    HTTP timeouts.  ``store`` gives stored calls for "last calls" (None: only calls seen since
+    start).  ``sse_max_queued`` caps the bytes queued per event-stream client that stopped
+    reading (default 1 MiB, see :mod:`telephony.desktop.sse`).  Call :meth:`BoardSite.close` to stop.
+    """
+    feed = BoardFeed(model=model, bus=bus, clock=clock, store=store, pbx=pbx, mask_numbers=mask_numbers,
+                     recent_limit=recent_limit, max_queued=sse_max_queued)
+    root = _Folder()
+    root.putChild(b"", BoardPage(feed, ZoneInfo(tz)))
+    api = _Folder()
+    api.putChild(b"board", BoardJSON(feed))
+    root.putChild(b"api", api)
+    root.putChild(b"events", EventsResource(feed))
+    root.putChild(b"static", StaticFiles(STATIC))
+    root.putChild(b"healthz", Health())
+    site = BoardSite(root, feed, clock)
+    feed.start()
+    return site
