@@ -48,6 +48,7 @@ def layout(t: Catalog, *, title: str, body: Html, tz: ZoneInfo, now: float, page
               el("meta", {"charset": "utf-8"}),
               el("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
               el("title", None, title),
+              el("link", {"rel": "icon", "href": "/static/favicon.svg", "type": "image/svg+xml"}),
               el("link", {"rel": "stylesheet", "href": f"/static/{page}.css"}),
               el("script", {"type": "module", "src": f"/static/{page}.js"})),
            el("body", {"data-lang": t.lang, "data-tz": tz.key, "data-now": f"{now:.3f}"},
@@ -141,7 +142,7 @@ def agent_state(t: Catalog, agent: dict[str, Any]) -> Html:
     if agent["paused"] and agent["state"] != "paused":
         parts += [" ", el("span", {"class": "reason"}, pause)]
     if agent["paused"] and agent["paused_in"] != agent["queues"]:
-        parts += [el("span", {"class": "paused-in"}, t.t("paused_in", queues="、".join(agent["paused_in"])))]
+        parts += [el("span", {"class": "paused-in"}, t.t("paused_in", queues=t.t("list_separator").join(agent["paused_in"])))]
     return join(parts)
 
 
@@ -150,7 +151,7 @@ def agents(t: Catalog, data: list[dict[str, Any]]) -> Html:
                el("td", None, el("span", {"class": "ext"}, a["agent"]), " ",
                   el("span", {"class": "agent-name"}, a["name"] if a["name"] != f"Agent {a['agent']}" else None)),
                el("td", None, agent_state(t, a)),
-               el("td", None, "、".join(a["queues"])))
+               el("td", None, t.t("list_separator").join(a["queues"])))
             for a in data]
     return table([t.t("col_agent"), t.t("col_state"), t.t("col_queues")], rows, body_id="agent-rows",
                  empty_text=t.t("no_agents"))
@@ -202,7 +203,8 @@ def alert_list(t: Catalog, data: list[dict[str, Any]], tz: ZoneInfo, limit: int)
 
 
 def recent_calls(t: Catalog, data: list[dict[str, Any]], tz: ZoneInfo, limit: int) -> Html:
-    rows = [el("tr", {"data-linkedid": r["linkedid"], "class": f"outcome-{r['outcome']}"},
+    rows = [el("tr", {"data-linkedid": r["linkedid"], "data-entered": f"{r['entered_at']:.3f}",
+                      "class": f"outcome-{r['outcome']}"},
                el("td", None, day_time(r["entered_at"], tz)),
                el("td", None, caller(t, r["caller"], r["caller_name"])),
                el("td", None, r["queue"]),

@@ -43,7 +43,8 @@ __all__ = ["BoardSite", "build_site"]
 
 STATIC = Path(__file__).parent / "static"
 _YEAR = str(365 * 24 * 3600).encode("ascii")  # how long the language choice is remembered
-_CONTENT_TYPES = {".js": b"text/javascript; charset=utf-8", ".css": b"text/css; charset=utf-8"}
+_CONTENT_TYPES = {".js": b"text/javascript; charset=utf-8", ".css": b"text/css; charset=utf-8",
+                  ".svg": b"image/svg+xml"}
 _SECURITY_HEADERS = (
     (b"content-security-policy", b"default-src 'self'"),
     (b"x-content-type-options", b"nosniff"),

@@ -133,10 +133,13 @@ def finished_row(call: Any) -> dict[str, Any]:
 
 
 class FinishedCalls:
-    """The last ``limit`` calls that ended since start (newest first), kept for the page.
+    """The last ``limit`` calls that ended since start, kept for the page.
 
-    Bounded: the oldest falls off.  :meth:`merged` joins them with rows read from the store (a
-    call in both is shown once, from this list, which saw its final state).
+    Bounded: the call that ended longest ago falls off.  Rows are shown newest call first (by the
+    time the call came in, as the store orders them and as the table's time column shows), so a
+    long call that just ended takes its place among the others, not the top.  :meth:`merged` joins
+    them with rows read from the store (a call in both is shown once, from this list, which saw its
+    final state).
     """
 
     def __init__(self, limit: int) -> None:
@@ -144,21 +147,16 @@ class FinishedCalls:
         self._rows: deque[dict[str, Any]] = deque(maxlen=limit)
 
     def add(self, row: dict[str, Any]) -> None:
-        """Put ``row`` first; an earlier row of the same call (a corrected summary) is replaced."""
+        """Keep ``row``; an earlier row of the same call (a corrected summary) is replaced."""
         for old in [r for r in self._rows if r["linkedid"] == row["linkedid"]]:
             self._rows.remove(old)
-        self._rows.appendleft(row)
+        self._rows.append(row)
 
     def rows(self) -> list[dict[str, Any]]:
-        return list(self._rows)
+        return self.merged(())
 
     def merged(self, stored: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         seen = {row["linkedid"] for row in self._rows}
         rows = list(self._rows) + [row for row in stored if row["linkedid"] not in seen]
-        rows.sort(key=_newest_first)
+        rows.sort(key=lambda row: (row["entered_at"], row["linkedid"]), reverse=True)
         return rows[:self.limit]
-
-
-def _newest_first(row: dict[str, Any]) -> tuple[float, float]:
-    return -row["ended_at"], -row["entered_at"]
-

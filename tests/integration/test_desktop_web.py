@@ -138,6 +138,8 @@ class BoardPageTests(WebTestCase):
         self.assertNotIn(b"innerHTML", body)
         response, body = yield self.get("/static/board.css")
         self.assertEqual((response.code, self.header(response, b"content-type")), (200, b"text/css; charset=utf-8"))
+        response, body = yield self.get("/static/favicon.svg")
+        self.assertEqual((response.code, self.header(response, b"content-type")), (200, b"image/svg+xml"))
         response, body = yield self.get("/healthz")
         self.assertEqual((response.code, body), (200, b"ok"))
         for path in ("/static/", "/static/nothing.js", "/static/../site.py", "/static/%2e%2e/site.py", "/api", "/nope"):

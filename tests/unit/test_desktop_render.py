@@ -84,7 +84,7 @@ def test_chinese_page_shows_states_rings_outcomes_and_shanghai_times():
     assert "振铃未接 · 坐席 1002 · 队列 support · 138****8000 · 已转给下一位坐席 · 今日2次，连续1次" in text
     assert "|01:03:06|" in text  # the alert's time
     # 1003 is paused in sales only: the page says where
-    assert "（sales）" in text
+    assert "（sales）" in text and "|sales、support|" in text
 
 
 def test_english_page_and_another_time_zone():
@@ -96,6 +96,7 @@ def test_english_page_and_another_time_zone():
         assert words in text, words
     assert "|11-22 18:02:46|" in text
     assert "队列" not in text
+    assert "|sales, support|" in text and " (sales)" in text
 
 
 def test_durations_tick_from_the_moments_they_started():

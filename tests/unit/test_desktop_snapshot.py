@@ -119,15 +119,18 @@ def test_finished_rows_take_epoch_seconds_or_stored_datetimes_alike():
     assert stored == live and stored["entered_at"] == at.timestamp()
 
 
-def test_finished_calls_are_bounded_newest_first_and_merged_once_with_the_store():
+def test_finished_calls_keep_the_last_that_ended_shown_by_arrival_and_merged_once_with_the_store():
     recent = FinishedCalls(limit=3)
     for n in range(5):
         recent.add(finished_row(summary_like(f"live-{n}", 100.0 + n, 110.0 + n)))
     assert [r["linkedid"] for r in recent.rows()] == ["live-4", "live-3", "live-2"]
+    # a long call that came in first ends last: it stays (it ended most recently) in its arrival place
+    recent.add(finished_row(summary_like("long", 90.0, 300.0)))
+    assert [r["linkedid"] for r in recent.rows()] == ["live-4", "live-3", "long"]
     recent.add(finished_row(summary_like("live-3", 103.0, 120.0, outcome="abandoned")))  # a corrected summary
-    assert [(r["linkedid"], r["outcome"]) for r in recent.rows()] == [("live-3", "abandoned"), ("live-4", "answered"),
-                                                                       ("live-2", "answered")]
-    stored = [finished_row(summary_like("live-3", 103.0, 113.0)), finished_row(summary_like("old", 50.0, 119.0))]
-    merged = recent.merged(stored)
-    assert [(r["linkedid"], r["outcome"]) for r in merged] == [("live-3", "abandoned"), ("old", "answered"),
-                                                                ("live-4", "answered")]
+    assert [(r["linkedid"], r["outcome"]) for r in recent.rows()] == [("live-4", "answered"), ("live-3", "abandoned"),
+                                                                       ("long", "answered")]
+    stored = [finished_row(summary_like("live-3", 103.0, 113.0)), finished_row(summary_like("old", 95.0, 119.0)),
+              finished_row(summary_like("older", 50.0, 60.0))]
+    assert [(r["linkedid"], r["outcome"]) for r in recent.merged(stored)] == [
+        ("live-4", "answered"), ("live-3", "abandoned"), ("old", "answered")]

@@ -115,7 +115,7 @@ function agentState(a) {
   if (a.ring !== null) out.push(" ", el("span", { class: "ring", "data-ring-agent": a.agent }, t("ring_n", { n: a.ring })));
   if (a.paused && a.state !== "paused") out.push(" ", el("span", { class: "reason" }, pause));
   if (a.paused && a.paused_in.join("\u0000") !== a.queues.join("\u0000")) {
-    out.push(el("span", { class: "paused-in" }, t("paused_in", { queues: a.paused_in.join("、") })));
+    out.push(el("span", { class: "paused-in" }, t("paused_in", { queues: a.paused_in.join(t("list_separator")) })));
   }
   return out;
 }
@@ -125,7 +125,7 @@ function agentRow(a) {
     el("td", null, el("span", { class: "ext" }, a.agent), " ",
       el("span", { class: "agent-name" }, a.name !== `Agent ${a.agent}` ? a.name : null)),
     el("td", null, agentState(a)),
-    el("td", null, a.queues.join("、")));
+    el("td", null, a.queues.join(t("list_separator"))));
 }
 
 function callRow(c, now) {
@@ -153,12 +153,11 @@ function applyBoard(board) {
 
 // -- live events ----------------------------------------------------------------------------------
 
-function prepend(list, item, limit, key) {
-  if (key) {
-    for (const old of list.querySelectorAll(`[data-linkedid="${CSS.escape(key)}"]`)) old.remove();
-  }
+// Put ``item`` into ``list`` before the first child that ``comesAfter`` it; keep ``limit`` children.
+function insert(list, item, limit, comesAfter) {
   for (const placeholder of list.querySelectorAll(":scope > .empty")) placeholder.remove();
-  list.prepend(item);
+  const next = Array.from(list.children).find(comesAfter);
+  list.insertBefore(item, next ?? null);
   while (list.children.length > limit) list.lastElementChild.remove();
 }
 
@@ -177,12 +176,15 @@ function alertText(a) {
 function addAlert(a) {
   const list = document.getElementById("alert-list");
   const item = el("li", { class: `alert alert-${a.kind} new`, title: a.detail }, el("time", null, clockTime(a.at)), " ", alertText(a));
-  prepend(list, item, Number(list.dataset.limit), null);
+  insert(list, item, Number(list.dataset.limit), () => true);
 }
 
+// Newest call first, by the time it came in (as the server orders them); a call shown already is replaced.
 function addRecent(call) {
   const tbody = document.getElementById("recent-rows");
-  const row = el("tr", { "data-linkedid": call.linkedid, class: `outcome-${call.outcome} new` },
+  for (const old of tbody.querySelectorAll(`tr[data-linkedid="${CSS.escape(call.linkedid)}"]`)) old.remove();
+  const row = el("tr", { "data-linkedid": call.linkedid, "data-entered": call.entered_at.toFixed(3),
+    class: `outcome-${call.outcome} new` },
     el("td", null, dayTime(call.entered_at)),
     el("td", null, caller(call.caller, call.caller_name)),
     el("td", null, call.queue),
@@ -191,7 +193,7 @@ function addRecent(call) {
     el("td", null, duration(call.wait_s)),
     el("td", null, duration(call.talk_s)),
     el("td", null, el("span", { class: "outcome" }, label("outcome", call.outcome))));
-  prepend(tbody, row, Number(tbody.dataset.limit), call.linkedid);
+  insert(tbody, row, Number(tbody.dataset.limit), (other) => parseFloat(other.dataset.entered) < call.entered_at);
 }
 
 function showRing(event) {
