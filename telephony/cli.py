@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "replay": "telephony.commands.replay",
     "report": "telephony.commands.report",
     "run": "telephony.commands.run",
+    "sim": "telephony.commands.sim",
 }
 
 

@@ -17,7 +17,9 @@ Rules (each from a capture, see ``tests/fixtures/ami-real/README.md``):
 * ``autopause=yes``: a member's ring-no-answer pauses him in that queue only, with
   ``QueueMemberPause PausedReason: Auto-Pause Status: 6`` right after ``AgentRingNoAnswer`` (20).
 * Waiting callers look for a free member about once a second (21: offers follow an agent's
-  hang-up by 0.1–1 s); with ``autofill`` several callers ring several members at once.
+  hang-up by 0.1–1 s); with ``autofill`` several callers ring several members at once.  One
+  timer per queue does that looking for all its callers, so 500 waiting callers cost one
+  timer, not 500.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["QueueApp", "QueueCall", "QueueRuntime"]
 
 OFFER_DELAY = 0.002  #: app_queue calls the next member this long after the last one gave up (16: 2 ms)
-POLL = 1.0  #: a waiting caller checks for a free member this often
+POLL = 1.0  #: waiting callers check for a free member this often
 #: where app_queue's AgentComplete lands among the caller's hang-up events (33 answered calls of 21)
 COMPLETE_SLOTS = (0.7, 0.03, 0.1, 0.05, 0.05, 0.07)
 SIP_CAUSE = {16: None, 17: 486, 19: 480, 21: 603}
@@ -52,6 +54,8 @@ class QueueRuntime:
         self.abandoned = 0
         self.holdtime = 0
         self.talktime = 0
+        self.tick_timer = None
+        self.members: list[Member] | None = None  #: filled on first use, after the PBX has booted
 
     @property
     def name(self) -> str:
@@ -95,9 +99,10 @@ class QueueApp:
     # -- who may be offered what -------------------------------------------------------------
 
     def members(self, queue: QueueRuntime) -> list[Member]:
-        order = [m.extension for m in queue.config.members]
-        found = {m.extension: m for a in self.pbx.endpoints.values() for m in a.members if m.queue == queue.name}
-        return [found[e] for e in order if e in found]
+        if queue.members is None:
+            found = {m.extension: m for a in self.pbx.endpoints.values() for m in a.members if m.queue == queue.name}
+            queue.members = [found[m.extension] for m in queue.config.members if m.extension in found]
+        return queue.members
 
     def offerable(self, member: Member) -> bool:
         return self.pbx.member_available(member) and not self.pbx.endpoints[member.extension].busy
@@ -111,8 +116,26 @@ class QueueApp:
                 break
             if other.current is None:
                 ahead += 1
-        free = sum(1 for m in self.members(queue) if self.offerable(m))
-        return ahead < free
+        return ahead < self.free(queue)
+
+    def free(self, queue: QueueRuntime) -> int:
+        return sum(1 for m in self.members(queue) if self.offerable(m))
+
+    def wake(self, queue: QueueRuntime) -> None:
+        """Make sure the queue looks for free members again within a second."""
+        if queue.tick_timer is None and queue.waiting:
+            queue.tick_timer = self.pbx.later(POLL, self.tick, queue)
+
+    def tick(self, queue: QueueRuntime) -> None:
+        """Idle callers, first in line first, take the free members."""
+        queue.tick_timer = None
+        free = self.free(queue)
+        for run in list(queue.waiting):
+            if free <= 0:
+                break
+            if run.idle and run.start_round():
+                free = self.free(queue)
+        self.wake(queue)
 
 
 class QueueCall:
@@ -143,6 +166,12 @@ class QueueCall:
     def position(self) -> int:
         return self.queue.waiting.index(self) + 1
 
+    @property
+    def idle(self) -> bool:
+        """Waiting, not ringing anybody, not waiting out a retry."""
+        return (self.state == "waiting" and self.current is None and self.round_timer is None
+                and self.poll_timer is None)
+
     # -- joining and waiting ------------------------------------------------------------------
 
     def join(self) -> None:
@@ -171,20 +200,26 @@ class QueueCall:
         self.poll_timer = self.pbx.later(delay, self.attempt)
 
     def attempt(self) -> None:
+        """Just joined, or the retry wait is over: ring if it is our turn, else wait for the tick."""
         self.poll_timer = None
-        if self.state != "waiting" or self.current is not None or self.round_timer is not None:
+        if not self.idle:
             return
-        if self.app.is_turn(self):
-            self.round_start = self.pbx.now()
-            self.tried = set()
-            self.round_timer = self.pbx.later(self.queue.config.timeout, self.round_timeout)
-            if self.ring_next():
-                return
-            self._end_round(POLL)
-            return
-        self._poll(POLL)
+        if not (self.app.is_turn(self) and self.start_round()):
+            self.app.wake(self.queue)
+
+    def start_round(self) -> bool:
+        """Start ringing members; False (and no round) when nobody could be rung."""
+        self.round_start = self.pbx.now()
+        self.tried = set()
+        self.round_timer = self.pbx.later(self.queue.config.timeout, self.round_timeout)
+        if self.ring_next():
+            return True
+        self.pbx.cancel(self.round_timer)
+        self.round_timer = None
+        return False
 
     def _end_round(self, wait: float) -> None:
+        """The round is over without an answer: try again after ``wait`` (the queue's retry)."""
         self.pbx.cancel(self.round_timer)
         self.round_timer = None
         if self.state == "waiting":

@@ -183,10 +183,8 @@ class Call:
         if self.done:
             return
         self.done = True
-        if self.ua is not None:
-            self.ua.gone(outcome, hangup_by)
-        elif self.handle is not None:
-            self.handle.finish(self.pbx.now(), outcome, hangup_by)
+        # the call leaves the PBX's books first: whoever hears of its end may place the next one
+        self.pbx.call_ended(self)
         stats = self.pbx.stats
         if outcome == "answered":
             stats.calls_answered += 1
@@ -194,7 +192,10 @@ class Call:
             stats.calls_abandoned += 1
         elif outcome == "failed":
             stats.calls_failed += 1
-        self.pbx.call_ended(self)
+        if self.ua is not None:
+            self.ua.gone(outcome, hangup_by)
+        elif self.handle is not None:
+            self.handle.finish(self.pbx.now(), outcome, hangup_by)
 
     def abort(self) -> None:
         """The PBX restarted: the call is gone without a single event."""

@@ -76,6 +76,7 @@ class CallGenerator:
         self.running = False
         self._numbers: set[str] = set()
         self._timer = None
+        self._retries: list = []
         self._started = 0.0
 
     def start(self) -> None:
@@ -91,9 +92,11 @@ class CallGenerator:
 
     def stop(self) -> None:
         self.running = False
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        for timer in [self._timer, *self._retries]:
+            if timer is not None and timer.active():
+                timer.cancel()
         self._timer = None
+        self._retries.clear()
 
     def _after(self, delay: float, fn) -> None:
         self._timer = self.pbx.clock.callLater(delay / self.pbx.time_scale, fn)
@@ -134,7 +137,8 @@ class CallGenerator:
             self._place()
         else:
             # the PBX is restarting: call again once it may be back
-            self.pbx.clock.callLater(RETRY_WHILE_DOWN / self.pbx.time_scale, self._place)
+            self._retries = [t for t in self._retries if t.active()]
+            self._retries.append(self.pbx.clock.callLater(RETRY_WHILE_DOWN / self.pbx.time_scale, self._place))
 
     def next_caller(self) -> CallSpec:
         rng, spec = self.pbx.rng, self.spec

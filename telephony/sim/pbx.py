@@ -157,15 +157,19 @@ class PBX:
 
     def reset_for_restart(self, at: float) -> None:
         """Everything dies with the process: timers, channels, calls.  No event is sent."""
+        self.stop()
+        self.app_queue.reset()
+        self._boot(at)
+
+    def stop(self) -> None:
+        """The process ends: every timer is cancelled and every call dropped, with no event."""
+        self.up = False
         for timer in list(self._timers):
             if timer.active():
                 timer.cancel()
         self._timers.clear()
         for call in list(self.calls):
             call.abort()
-        self.calls.clear()
-        self.app_queue.reset()
-        self._boot(at)
 
     # -- time ---------------------------------------------------------------------------------------
 

@@ -150,6 +150,11 @@ class SimulatedPBX:
         for generator in self.generators:
             generator.stop()
 
+    def shutdown(self) -> None:
+        """Stop everything at once: generators, calls (silently, like a killed process), timers."""
+        self.stop()
+        self.engine.stop()
+
 
 class _LoopbackTransport:
     """Just enough of an ITransport for a ManagerSession that talks to an in-process client."""
