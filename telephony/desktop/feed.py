@@ -42,6 +42,10 @@ class RecentCallSource(Protocol):
 
 
 class BoardFeed:
+    """One PBX's feed.  ``store`` may be None (last calls are then those seen since start);
+    ``recent_limit``/``alert_limit`` bound the lists kept in memory; ``max_queued`` caps each event
+    stream's backlog (see :mod:`telephony.desktop.sse`).  Call :meth:`start` to listen on the bus."""
+
     def __init__(self, *, model: LiveModel, bus: EventBus, clock: IReactorTime, store: RecentCallSource | None,
                  pbx: str, mask_numbers: bool = True, recent_limit: int = 20, alert_limit: int = 50,
                  snapshot_interval: float = 1.0, max_queued: int | None = None) -> None:
@@ -83,7 +87,7 @@ class BoardFeed:
         return snapshot(self.model, self.clock.seconds(), mask_numbers=self.mask_numbers)
 
     def alerts(self) -> list[dict[str, Any]]:
-        """The ring guard's latest events, newest first (masked)."""
+        """The latest supervisor alerts as list lines (see the module doc), newest first, masked."""
         return list(self._alerts)
 
     def recent_calls(self) -> defer.Deferred[list[dict[str, Any]]]:

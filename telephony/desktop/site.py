@@ -72,6 +72,8 @@ class _Channel(http.HTTPChannel):
 
 
 class BoardSite(server.Site):
+    """The site with its feed (``site.feed``) and its open connections (``site.channels``)."""
+
     protocol = _Channel
     noisy = False  # "Starting factory" on every listen says nothing the service's own log line does not
 

@@ -6,7 +6,7 @@ drains (``resumeProducing``).  While paused, a client's messages wait in its own
 queue would pass ``max_queued`` bytes the client is dropped (connection aborted, one warning
 logged): a browser tab that stopped reading costs the daemon at most ``max_queued`` plus the
 transport's 64 KiB, never more.  A fast client is paused too during a burst, so ``max_queued`` must
-exceed the largest burst of one reactor turn (the default, 1 MiB, is a few hundred boards).
+exceed the largest burst of one reactor turn (the default, 1 MiB, holds fifty 20 kB boards).
 
 Clients are forgotten when their connection ends, whichever side ends it.
 """
@@ -97,9 +97,10 @@ class EventStream:
             self.request.write(waiting)
 
     def stopProducing(self) -> None:
-        self._gone()
+        self.ended()
 
-    def _gone(self, reason: object = None) -> None:
+    def ended(self, reason: object = None) -> None:
+        """The connection is gone (either side): forget the client and what waited for it."""
         self.open = False
         self._queue.clear()
         self.queued = 0
@@ -125,7 +126,7 @@ class Broadcaster:
         request.setHeader(b"cache-control", b"no-cache")
         stream = EventStream(request, self)
         request.registerProducer(stream, True)
-        request.notifyFinish().addBoth(stream._gone)
+        request.notifyFinish().addBoth(stream.ended)
         self.clients.add(stream)
         # "retry" sets how long the browser waits before reconnecting after the daemon went away
         request.write(f"retry: {self.retry_ms}\n\n".encode("ascii") + first)

@@ -8,11 +8,14 @@ import tempfile
 from pathlib import Path
 
 from twisted.internet import defer, reactor
+from twisted.internet.error import CannotListenError
+from twisted.internet.protocol import Factory
 from twisted.trial import unittest
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
 
 from telephony.bus import EventBus
+from telephony.config import parse_config
 from telephony.desktop.service import WebService
 from telephony.live.model import LiveModel
 from telephony.replay import calls_from_capture
@@ -151,6 +154,37 @@ class BoardPageTests(WebTestCase):
         response, body = yield self.get("/events", method=b"HEAD")  # answered, and no stream left open
         self.assertEqual((response.code, body), (200, b""))
         self.assertEqual(self.web.site.feed.streams.clients, set())
+
+
+class ServiceTests(WebTestCase):
+    @defer.inlineCallbacks
+    def test_from_config_serves_where_the_config_says_with_its_pbx_name_and_time_zone(self):
+        probe = reactor.listenTCP(0, Factory(), interface="127.0.0.1")  # find a free port for the config
+        port = probe.getHost().port
+        yield probe.stopListening()
+        config = parse_config(f"pbx: {{name: hq, ami: {{secret_env: X}}}}\ntimezone: Asia/Urumqi\n"
+                              f"web: {{listen: '127.0.0.1:{port}'}}\n")
+        self.model, self.bus = LiveModel(config.pbx.name), EventBus()
+        self.web = WebService.from_config(config, model=self.model, bus=self.bus, clock=reactor, store=None)
+        self.web.startService()
+        self.addCleanup(self.web.stopService)
+        self.assertEqual(self.web.address, ("127.0.0.1", port))
+        play("02-", self.model, self.bus, base=1795366966.0)  # 张三 at 17:02:46 UTC: 23:02:46 in Urumqi
+        _, body = yield self.get("/")
+        self.assertIn("电话系统 hq".encode(), body)
+        self.assertIn(b"<td>11-22 23:02:46</td>", body)
+
+    @defer.inlineCallbacks
+    def test_a_port_already_taken_stops_the_start_with_the_reason(self):
+        host, port = self.web.address
+        second = WebService(host=host, port=port, model=self.model, bus=self.bus, clock=reactor, store=None,
+                            pbx="default")
+        with self.assertLogs("telephony.desktop.service") as logs:
+            self.assertRaises(CannotListenError, second.startService)
+        self.assertIn(f"cannot listen on {host}:{port}", logs.output[0])
+        self.assertFalse(second.running)
+        response, body = yield self.get("/healthz")  # the first one still serves
+        self.assertEqual(body, b"ok")
 
 
 class LastCallsTests(WebTestCase):
