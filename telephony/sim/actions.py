@@ -170,7 +170,7 @@ class PBXActions:
         except ValueError:
             session.error(action, "Invalid priority")
             return
-        if not exists(self.pbx.config, context, exten, priority) or channel.owner is None:
+        if not exists(self.pbx.config, context, exten, priority) or not self.pbx.can_redirect(name):
             session.error(action, "Redirect failed")
             return
         session.respond(action, "Success", message="Redirect successful")

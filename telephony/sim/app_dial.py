@@ -44,7 +44,18 @@ def parse_callerid(text: str | None) -> tuple[str, str] | None:
     return text.strip(), ""
 
 
-class DialRun:
+class _Unmovable:
+    """``Redirect`` of a channel in ``Dial()`` or being originated is not simulated: only
+    app_queue's callers move (04, 23a), and the action answers ``Redirect failed``."""
+
+    def redirectable(self, channel: Channel) -> bool:
+        return False
+
+    def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> bool:
+        return False
+
+
+class DialRun(_Unmovable):
     """``Dial()`` from ``channel`` (a caller, or an originated agent leg) to one destination."""
 
     def __init__(self, pbx: "PBX", call: Call, channel: Channel, data: str, *, target: str, carrier: bool,
@@ -145,8 +156,7 @@ class DialRun:
     def _leg_gone(self, cause: int, tech_cause: int | None) -> None:
         leg = self.leg
         assert leg is not None
-        if self.cdr is not None:
-            self.cdr.end = self.pbx.now()
+        self.call.leg_ended(self.cdr)
         self.pbx.destroy(leg, cause, tech_cause)
         self.pbx.device_changed(leg.endpoint)
 
@@ -187,8 +197,7 @@ class DialRun:
         pbx.set_state(leg, 6)
         leg.exten = ""  # app_dial's outgoing leg loses its extension once answered (06, 23)
         self.answered_at = pbx.now()
-        if self.cdr is not None:
-            self.cdr.answer = self.answered_at
+        self.call.leg_answered(self.cdr)
         pbx.device_changed(leg.endpoint)
         pbx.varset(channel, "DIALSTATUS", "ANSWER")
         pbx.varset(channel, "DIALEDPEERNAME", leg.name)
@@ -330,11 +339,8 @@ class DialRun:
                 self._leg_gone(cause or 0, None)
                 self._failed("NOANSWER")
 
-    def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> bool:
-        return False
 
-
-class Originate:
+class Originate(_Unmovable):
     """One ``Originate`` action: an agent's phone is rung with no calling channel."""
 
     def __init__(self, pbx: "PBX", fields: dict[str, str], variables: list[str],
@@ -498,13 +504,6 @@ class Originate:
         pbx.device_changed(leg.endpoint)
         self.call.end("answered", "agent")
 
-    # the originated leg is not a caller: it cannot cancel, and hangs up by its own timer
-    def caller_cancel(self, channel: Channel) -> None:
-        self.ami_hangup(channel, None)
-
-    def caller_bye(self, channel: Channel) -> None:
-        self.ami_hangup(channel, None)
-
     def ami_hangup(self, channel: Channel, cause: int | None) -> None:
         pbx = self.pbx
         if self.state == "ringing" and self.leg is not None and self.call is not None:
@@ -517,6 +516,3 @@ class Originate:
             self.call.end("failed", "system")
         elif self.state == "up":
             self._application_done()
-
-    def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> bool:
-        return False

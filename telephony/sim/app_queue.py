@@ -23,6 +23,7 @@ Rules (each from a capture, see ``tests/fixtures/ami-real/README.md``):
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from . import render
@@ -41,6 +42,9 @@ POLL = 1.0  #: waiting callers check for a free member this often
 #: where app_queue's AgentComplete lands among the caller's hang-up events (33 answered calls of 21)
 COMPLETE_SLOTS = (0.7, 0.03, 0.1, 0.05, 0.05, 0.07)
 SIP_CAUSE = {16: None, 17: 486, 19: 480, 21: 603}
+#: share of answers where the queue of the call reports its member's ``Status: 2`` only after
+#: ``AgentConnect`` (with ``InCall: 1``): 18, 20, 22, 23 do, 16 does not
+LATE_MEMBER_STATUS = 0.7
 
 
 class QueueRuntime:
@@ -105,7 +109,9 @@ class QueueApp:
         return queue.members
 
     def offerable(self, member: Member) -> bool:
-        return self.pbx.member_available(member) and not self.pbx.endpoints[member.extension].busy
+        if not self.pbx.member_available(member):
+            return False
+        return self.queues[member.queue].config.ringinuse or not self.pbx.endpoints[member.extension].busy
 
     def is_turn(self, run: "QueueCall") -> bool:
         """autofill: a caller may ring when fewer idle callers wait ahead of it than members are free."""
@@ -300,8 +306,7 @@ class QueueCall:
 
     def _finish_leg(self, offer: Offer, cause: int, tech_cause: int | None = None) -> None:
         self.pbx.cancel(offer.timer)
-        if offer.cdr is not None:
-            offer.cdr.end = self.pbx.now()
+        self.call.leg_ended(offer.cdr)
         self.pbx.destroy(offer.leg, cause, tech_cause)
         self.pbx.device_changed(offer.agent.extension)
         if self.current is offer:
@@ -352,11 +357,11 @@ class QueueCall:
         if reports_first:
             pbx.phone_receiver_reports(leg)
         pbx.set_state(leg, 6)
-        if offer.cdr is not None:
-            offer.cdr.answer = pbx.now()
+        self.call.leg_answered(offer.cdr)
         pbx.emit(render.dial_event("DialEnd", caller.snap(), leg.snap(), ("DialStatus", "ANSWER")))
         pbx.ev("MusicOnHoldStop", caller)
-        pbx.device_changed(offer.agent.extension)
+        late = offer.member.queue if pbx.rng.random() < LATE_MEMBER_STATUS else None
+        publish_late = pbx.device_changed(offer.agent.extension, hold_back=late)
         position = self.position
         queue.waiting.remove(self)
         pbx.queue_device(queue.name, len(queue.waiting))
@@ -373,6 +378,8 @@ class QueueCall:
                                     ("RingTime", str(int(now) - int(self.round_start)))))
         queue.record_hold(hold)
         offer.member.in_call = True
+        if publish_late is not None:
+            publish_late()
         pbx.set_state(caller, 6)
         pbx.device_changed(caller.endpoint)
         bridge = pbx.bridge_create()
@@ -397,6 +404,13 @@ class QueueCall:
 
     # -- the end of a call ----------------------------------------------------------------------
 
+    def _member_done(self, offer: Offer) -> None:
+        """The member's part of the call is over: app_queue counts it (23a: CallsTaken goes up
+        when 1001's leg is hung up by the Redirect, long before AgentComplete)."""
+        offer.member.in_call = False
+        offer.agent.calls_taken += 1
+        offer.agent.last_call = int(self.pbx.now())
+
     def _complete(self, reason: str, with_dest: bool) -> render.Pairs:
         offer = self.connected
         assert offer is not None
@@ -404,9 +418,8 @@ class QueueCall:
         talk = int(now) - int(self.connected_at)
         self.queue.completed += 1
         self.queue.record_talk(talk)
-        offer.member.in_call = False
-        offer.agent.calls_taken += 1
-        offer.agent.last_call = int(now)
+        if offer.member.in_call:
+            self._member_done(offer)
         return render.agent_event(
             "AgentComplete", self.caller.snap(), offer.leg.snap() if with_dest else None, self.queue.name,
             offer.member.interface, offer.member.name, ("HoldTime", str(int(self.connected_at) - int(self.joined_at))),
@@ -452,8 +465,7 @@ class QueueCall:
         bridge = leg.bridge
         pbx.bridge_leave(leg)
         pbx.qos(leg, None)
-        if offer.cdr is not None:
-            offer.cdr.end = pbx.now()
+        self.call.leg_ended(offer.cdr)
         pbx.destroy(leg, 16)
         self.call.emit_cdrs()
         if bridge is not None:
@@ -482,8 +494,7 @@ class QueueCall:
         pbx.bridge_leave(leg)
         pbx.qos(leg, None)
         pbx.bridge_leave(caller)
-        if offer.cdr is not None:
-            offer.cdr.end = pbx.now()
+        self.call.leg_ended(offer.cdr)
         pbx.destroy(leg, 16)
         if bridge is not None:
             pbx.bridge_destroy(bridge)
@@ -500,8 +511,11 @@ class QueueCall:
     def agent_bye(self, offer: Offer) -> None:
         self.member_hangup_answered(offer, by_phone=True)
 
-    def _leave_waiting(self, *, abandon_vars: bool) -> None:
-        """The caller leaves the queue unanswered (CANCEL, Redirect): the part both share."""
+    def _leave_waiting(self, *, abandon_vars: bool, moved_to: tuple[str, str] | None = None) -> None:
+        """The caller leaves the queue unanswered (CANCEL, Redirect): the part both share.
+
+        After a Redirect to ``moved_to`` (context, exten) the DialEnds already show the new
+        location while app_queue's own events still show the old one (04)."""
         pbx, caller, queue = self.pbx, self.caller, self.queue
         self.state = "done"
         pbx.cancel(self.poll_timer)
@@ -510,8 +524,11 @@ class QueueCall:
         pbx.ev("MusicOnHoldStop", caller)
         offer = self.current
         if offer is not None:
+            snap = caller.snap()
+            if moved_to is not None:
+                snap = replace(snap, context=moved_to[0], exten=moved_to[1], priority=1)
             for _ in range(2):
-                pbx.emit(render.dial_event("DialEnd", caller.snap(), offer.leg.snap(), ("DialStatus", "CANCEL")))
+                pbx.emit(render.dial_event("DialEnd", snap, offer.leg.snap(), ("DialStatus", "CANCEL")))
         now = pbx.now()
         if abandon_vars and self.v22_10:
             wait = now - self.joined_at
@@ -565,6 +582,9 @@ class QueueCall:
         elif self.connected is not None and channel is self.connected.leg:
             self.member_hangup_answered(self.connected, by_phone=False)
 
+    def redirectable(self, channel: Channel) -> bool:
+        return channel is self.caller and self.state in ("waiting", "connected")
+
     def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> bool:
         """``Redirect`` of the caller: out of the queue (04: reported as an abandon) or out of the
         member's bridge (23a: no transfer event; AgentComplete waits for the caller's hang-up)."""
@@ -573,7 +593,7 @@ class QueueCall:
         if channel is not self.caller:
             return False
         if self.state == "waiting":
-            self._leave_waiting(abandon_vars=True)
+            self._leave_waiting(abandon_vars=True, moved_to=(context, exten))
             goto(self.pbx, self.call, context, exten, priority)
             return True
         if self.state != "connected":
@@ -601,10 +621,10 @@ class QueueCall:
         if bridge is not None:
             pbx.bridge_destroy(bridge)
         pbx.qos(leg, None)
-        if offer.cdr is not None:
-            offer.cdr.end = pbx.now()
+        self.call.leg_ended(offer.cdr)
         self.call.pending_complete = lambda: self._complete("caller", with_dest=False)
         goto(self.pbx, self.call, context, exten, priority + 1)
+        self._member_done(offer)
         pbx.destroy(leg, 16)
         pbx.device_changed(offer.agent.extension)
         return True

@@ -166,17 +166,32 @@ class Call:
         self.cdrs.append(record)
         return record
 
+    def leg_answered(self, record: CdrLeg | None) -> None:
+        """A CDR is answered when its calling channel is up, and not before it started (06: the
+        originated agent answered 3 s in; 23a: the redirected caller was long up)."""
+        if record is not None:
+            up = self.caller.answered
+            record.answer = max(record.start, up if up is not None else self.pbx.now())
+
+    def leg_ended(self, record: CdrLeg | None) -> None:
+        """An answered CDR takes the caller's location when it ends (23a: both say agents,1003),
+        an unanswered one keeps where the caller was when it rang (04)."""
+        if record is not None and record.end is None:
+            record.end = self.pbx.now()
+            if record.answer is not None:
+                record.destination, record.context = self.caller.exten, self.caller.context
+
     def emit_cdrs(self) -> None:
         from . import render
 
         caller = self.caller
-        now = self.pbx.now()
         for leg in self.cdrs:
+            self.leg_ended(leg)
             self.pbx.emit(render.cdr(
                 account=caller.account, source=caller.cid_num, destination=leg.destination, context=leg.context,
                 callerid=f'"{caller.cid_name}" <{caller.cid_num}>', channel=caller.name,
                 dest_channel=leg.dest_channel, app=leg.application, data=leg.data, start=leg.start,
-                answer=leg.answer, end=leg.end if leg.end is not None else now, uniqueid=caller.uniqueid))
+                answer=leg.answer, end=leg.end or 0.0, uniqueid=caller.uniqueid))
         self.cdrs.clear()
 
     def end(self, outcome: str, hangup_by: str | None) -> None:

@@ -47,11 +47,17 @@ class QueueConfig:
     name: str
     exten: str  #: number dialled in ``from-carrier`` to reach the queue
     members: tuple[MemberConfig, ...]
-    strategy: str = "rrmemory"
+    strategy: str = "rrmemory"  #: the only strategy simulated (the captures' queues all use it)
     timeout: float = 15.0  #: seconds a member rings before app_queue gives up on him
     retry: float = 2.0  #: seconds app_queue waits after a round of offers timed out
-    ringinuse: bool = False
+    ringinuse: bool = False  #: True: a member on a call or ringing may be offered another call
     autopause: bool = False
+
+    def __post_init__(self) -> None:
+        if self.strategy != "rrmemory":
+            raise ValueError(f"queue {self.name}: strategy {self.strategy!r} is not simulated; use rrmemory")
+        if self.timeout <= 0 or self.retry < 0:
+            raise ValueError(f"queue {self.name}: timeout must be positive and retry not negative")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,7 @@ import random
 from . import render
 from .render import Pairs, Snap
 
-__all__ = ["Media", "QOS_NAMES"]
-
-QOS_NAMES = ("RTPAUDIOQOS", "RTPAUDIOQOSJITTER", "RTPAUDIOQOSLOSS", "RTPAUDIOQOSRTT", "RTPAUDIOQOSMES")
+__all__ = ["Media"]
 PACKETS_PER_S = 50  #: 20 ms ulaw frames
 NTP_LSR_SCALE = 65536  #: LSR is the middle 32 bits of the NTP time of the last report
 

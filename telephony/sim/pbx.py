@@ -16,7 +16,6 @@ the real stream varies, media numbers, bridge ids), so a seed reproduces a run e
 from __future__ import annotations
 
 import itertools
-import logging
 import random
 import uuid
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from telephony.ami.protocol import format_message
 
 from . import render
-from .behaviour import Behaviour, NeverAnswer
+from .behaviour import Answer, Behaviour
 from .config import AgentConfig, PBXConfig
 from .media import Media
 from .render import Pairs
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
     from .calls import CallHandle, CallSpec
 
 __all__ = ["DEFAULT_EPOCH", "Endpoint", "PBX", "Stats"]
-
-log = logging.getLogger(__name__)
 
 #: 2026-11-22 17:01:40 UTC, the day captures 01–15 were recorded; used when the clock starts at 0
 DEFAULT_EPOCH = 1795366900.0
@@ -102,8 +99,12 @@ class Endpoint:
 
 
 class PBX:
-    """The engine; see the module docstring.  Applications call the ``emit_*``/``channel``
-    helpers in the order the captures show, so each method emits exactly what its name says."""
+    """The engine; see the module docstring.  The applications call its helpers in the order the
+    captures show; each helper publishes exactly the event its name says (``set_state`` →
+    ``Newstate``, ``destroy`` → ``Hangup``, ``device_changed`` → ``DeviceStateChange`` and
+    ``QueueMemberStatus``…), so the order of the stream is the order of the calls.
+
+    Every phone starts with the ``quick`` behaviour (answers after 2–4 s of ringing)."""
 
     def __init__(self, clock: IReactorTime, *, config: PBXConfig | None = None, seed: int | None = None,
                  time_scale: float = 1.0, epoch: float | None = None) -> None:
@@ -119,9 +120,11 @@ class PBX:
         self.stats = Stats()
         self._timers: set[IDelayedCall] = set()
         self.endpoints: dict[str, Endpoint] = {
-            a.extension: Endpoint(a, NeverAnswer()) for a in self.config.agents
+            a.extension: Endpoint(a, Answer(after_s=(2.0, 4.0))) for a in self.config.agents
         }
-        self.calls: set[Any] = set()  #: running calls (see :class:`.calls.Call`)
+        #: running calls (see :class:`.calls.Call`), in the order they started: a dict, not a set,
+        #: so that a restart ends them in an order the seed decides
+        self.calls: dict[Any, None] = {}
         self._uptime_offset = self.config.uptime_s
         self._boot(self.now())
         # imported here: the applications need the engine's helpers defined above
@@ -284,30 +287,42 @@ class PBX:
 
     # -- devices and queue members -------------------------------------------------------------------
 
-    def device_changed(self, endpoint: str) -> None:
+    def device_changed(self, endpoint: str, *, hold_back: str | None = None) -> Callable[[], None] | None:
         """Publish what a channel change did to a device: ``DeviceStateChange`` if the device
         state moved, then for an agent one ``QueueMemberStatus`` per queue (with the
-        ``Queue:<q>_avail`` change app_queue computes after each)."""
+        ``Queue:<q>_avail`` change app_queue computes after each).
+
+        ``hold_back`` names a queue whose ``QueueMemberStatus`` is not sent now: the caller gets
+        a function that sends it later (app_queue's own thread is sometimes slower, 20: the
+        queue of the call reports ``InCall: 1`` after ``AgentConnect``)."""
         agent = self.endpoints.get(endpoint)
         if agent is None:
             states = [c.state for c in self.channels.values() if c.endpoint == endpoint and c.alive]
             text = "INUSE" if 6 in states else "RINGING" if 5 in states else "NOT_INUSE"
             if self.devices.change(f"PJSIP/{endpoint}", text):
                 self.emit(render.device_state(f"PJSIP/{endpoint}", text))
-            return
+            return None
         status = agent.status
         if self.devices.change(f"PJSIP/{endpoint}", DEVICE_TEXT[status]):
             self.emit(render.device_state(f"PJSIP/{endpoint}", DEVICE_TEXT[status]))
-        self.member_status(agent)
+        return self.member_status(agent, hold_back=hold_back)
 
-    def member_status(self, agent: Endpoint) -> None:
+    def member_status(self, agent: Endpoint, *, hold_back: str | None = None) -> Callable[[], None] | None:
         status = agent.status
+        later = None
         for member in agent.members:
             if member.last_status == status:
                 continue
-            member.last_status = status
-            self.emit(render.member_event("QueueMemberStatus", self.member_snap(member)))
-            self.queue_avail(member.queue)
+            if member.queue == hold_back:
+                later = lambda member=member: self._member_status(member, status)  # noqa: E731
+                continue
+            self._member_status(member, status)
+        return later
+
+    def _member_status(self, member: Member, status: int) -> None:
+        member.last_status = status
+        self.emit(render.member_event("QueueMemberStatus", self.member_snap(member)))
+        self.queue_avail(member.queue)
 
     def member_snap(self, member: Member) -> render.MemberSnap:
         agent = self.endpoints[member.extension]
@@ -315,8 +330,12 @@ class PBX:
         return member.snap(agent.status)
 
     def member_available(self, member: Member) -> bool:
+        """app_queue's is_member_available: not paused, registered, and free unless ``ringinuse``."""
         agent = self.endpoints[member.extension]
-        return not member.paused and agent.status == NOT_INUSE
+        if member.paused or not agent.registered:
+            return False
+        queue = self.config.queue(member.queue)
+        return agent.status == NOT_INUSE or (queue is not None and queue.ringinuse)
 
     def queue_avail(self, queue: str) -> None:
         """``Queue:<q>_avail``: NOT_INUSE if any member could take a call, else INUSE."""
@@ -488,11 +507,11 @@ class PBX:
     # -- bookkeeping for calls -------------------------------------------------------------------------
 
     def call_started(self, call: Any) -> None:
-        self.calls.add(call)
+        self.calls[call] = None
         self.stats.max_concurrent_calls = max(self.stats.max_concurrent_calls, len(self.calls))
 
     def call_ended(self, call: Any) -> None:
-        self.calls.discard(call)
+        self.calls.pop(call, None)
         self.stats.calls_ended += 1
 
 
@@ -542,6 +561,10 @@ class PBX:
 
     def channel_names(self) -> list[str]:
         return [c.name for c in self.channels.values() if c.alive]
+
+    def can_redirect(self, name: str) -> bool:
+        channel = self.find_channel(name)
+        return channel is not None and channel.owner is not None and channel.owner.redirectable(channel)
 
     def redirect(self, name: str, context: str, exten: str, priority: int) -> bool:
         """AMI ``Redirect``; False when the channel or its owner cannot be moved."""

@@ -314,7 +314,7 @@ def _captures() -> list[Scenario]:
         Scenario("capture-23a", "23a: Redirect of the bridged caller to agents,1003,1", PBXConfig.default,
                  {**STANDARD, "1001": _answer(2.0), "1003": _answer(2.0)}, (
                      call(0.12, "13700005555", "Xie Fang", "4000", 8.0),
-                     act(4.12, "Redirect", lambda r: [("Channel", _caller(r)), ("Context", "agents"),
+                     act(4.124, "Redirect", lambda r: [("Channel", _caller(r)), ("Context", "agents"),
                                                       ("Exten", "1003"), ("Priority", "1")]),
                  ), length_s=12.0),
     ]

@@ -224,3 +224,21 @@ def test_different_seeds_vary_the_order_the_real_stream_varies() -> None:
             if data.startswith(b"Event: AgentCalled"):
                 orders.add(b"DestChannelState: 5" in data)
     assert orders == {True, False}
+
+
+def test_redirect_errors_leave_the_call_alone() -> None:
+    rig = Rig()
+    rig.sim.agent("1001").behaviour = Answer(1.0)
+    direct = rig.sim.place_call("13800000001", "直拨", "1001", talk_s=10.0)
+    rig.run(2)
+    nowhere = rig.action("Redirect", [("Channel", direct.channel), ("Context", "agents"), ("Exten", "x"),
+                                      ("Priority", "1")])
+    assert (nowhere.get("Response"), nowhere.get("Message")) == ("Error", "Redirect failed")
+    in_dial = rig.action("Redirect", [("Channel", direct.channel), ("Context", "from-carrier"), ("Exten", "4000"),
+                                      ("Priority", "1")])
+    assert (in_dial.get("Response"), in_dial.get("Message")) == ("Error", "Redirect failed")
+    missing = rig.action("Redirect", [("Channel", "PJSIP/carrier-000000ff"), ("Context", "from-carrier"),
+                                      ("Exten", "4000")])
+    assert missing.get("Message") == "Channel does not exist: PJSIP/carrier-000000ff"
+    rig.run(20)
+    assert direct.outcome == "answered" and direct.agent == "1001" and direct.queues == []

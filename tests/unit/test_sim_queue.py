@@ -306,3 +306,29 @@ def test_an_unregistered_agent_is_not_offered_and_comes_back_on_register() -> No
     back = rig.find("QueueMemberStatus", Interface="PJSIP/1001")[-1][1]
     assert back.get("Status") == "1"
     assert [m.get("ContactStatus") for _, m in rig.find("ContactStatus")][-2:] == ["NonQualified", "Reachable"]
+
+
+def test_a_caller_bye_in_queue_has_no_cause_on_22_10_and_cause_16_on_22_8() -> None:
+    for config, cause in ((PBXConfig.default(), None), (PBXConfig.early(), "16")):
+        rig = Rig(config=config)
+        rig.sim.agent("1001").behaviour = Answer(1.0)
+        call = rig.sim.place_call(talk_s=3.0)
+        rig.run(10)
+        assert rig.first("HangupRequest", Channel=call.channel)[1].get("Cause") == cause
+        waits = [m.get("Variable") for _, m in rig.find("VarSet", Channel=call.channel)
+                 if m.get("Variable", "").startswith("QUEUEWAIT")]
+        assert bool(waits) == (cause is None)  # 22.10's new variables
+
+
+def test_ringinuse_lets_a_busy_member_be_offered_again() -> None:
+    from dataclasses import replace
+
+    base = PBXConfig.default()
+    config = replace(base, queues=tuple(replace(q, ringinuse=(q.name == "sales")) for q in base.queues))
+    rig = Rig(config=config)
+    rig.sim.agent("1003").behaviour = Answer(1.0)
+    first = rig.sim.place_call("13800000001", "One", "4001", talk_s=30.0)
+    rig.run(3)
+    second = rig.sim.place_call("13800000002", "Two", "4001", talk_s=5.0)
+    rig.run(10)
+    assert first.agent == second.agent == "1003"
