@@ -634,16 +634,17 @@ class PBX:
         self.bridge_peers(channel, peer)
 
     def restart(self, downtime: float) -> None:
-        """``core restart now``: ``Shutdown``, every channel dies silently, and the phones come
-        back one by one as their contacts are qualified again (15)."""
+        """``core restart now``: ``Shutdown``, every channel dies silently, and the phones that
+        were registered come back one by one as their contacts are qualified again (15)."""
         self.emit(render.shutdown(True))
+        registered = [e for e in self.endpoints.values() if e.registered]
         for endpoint in self.endpoints.values():
             endpoint.registered = False
         self.reset_for_restart(self.now() + downtime)
         self._uptime_offset = 0
         self.up = False
         self.later(downtime, self._boot_complete)
-        for endpoint in self.endpoints.values():
+        for endpoint in registered:
             self.later(downtime + self.rng.uniform(2.0, 13.0), self.come_back, endpoint, True)
 
     def _boot_complete(self) -> None:

@@ -78,6 +78,13 @@ class AgentHandle:
 
 
 class SimulatedPBX:
+    """A PBX that speaks AMI like the capture PBX (see the module docstring for an example).
+
+    ``config`` defaults to :meth:`PBXConfig.default` (Asterisk 22.10.1, agents 1001–1003, queues
+    support/sales/guard/autopause); ``users`` maps AMI user names to secrets; every phone
+    starts with the ``quick`` behaviour until told otherwise.
+    """
+
     def __init__(self, clock: IReactorTime, *, config: PBXConfig | None = None,
                  users: Mapping[str, str] | None = None, seed: int | None = None, time_scale: float = 1.0,
                  epoch: float | None = None) -> None:
