@@ -274,8 +274,12 @@ class QueueCall:
         offer = Offer(member, agent, leg, decision, pbx.now(), cdr)
         self.current = offer
         dial_string = (("DialString", member.interface),)
-        called = lambda: render.agent_event("AgentCalled", caller.snap(), leg.snap(), self.queue.name,  # noqa: E731
-                                            member.interface, member.name)
+
+        def called() -> render.Pairs:
+            # the Dest* headers show the leg as it is when the event goes out (Down, or Ringing)
+            return render.agent_event("AgentCalled", caller.snap(), leg.snap(), self.queue.name, member.interface,
+                                      member.name)
+
         if rejected:
             pbx.emit(called())
             pbx.emit(render.dial_event("DialBegin", caller.snap(), dial_snap, *dial_string))

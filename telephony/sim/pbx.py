@@ -15,6 +15,7 @@ the real stream varies, media numbers, bridge ids), so a seed reproduces a run e
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import uuid
@@ -193,9 +194,10 @@ class PBX:
         return call
 
     def cancel(self, timer: IDelayedCall | None) -> None:
-        if timer is not None and timer.active():
-            timer.cancel()
-        self._timers.discard(timer)  # type: ignore[arg-type]
+        if timer is not None:
+            if timer.active():
+                timer.cancel()
+            self._timers.discard(timer)
 
     @property
     def pending_timers(self) -> int:
@@ -314,7 +316,7 @@ class PBX:
             if member.last_status == status:
                 continue
             if member.queue == hold_back:
-                later = lambda member=member: self._member_status(member, status)  # noqa: E731
+                later = functools.partial(self._member_status, member, status)
                 continue
             self._member_status(member, status)
         return later

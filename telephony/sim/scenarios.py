@@ -136,7 +136,7 @@ class ScenarioRun:
                  if m.event == "Newchannel" and (m.get("Channel") or "").startswith(prefix)]
         if not names:
             raise LookupError(f"no channel {prefix}… yet")
-        return names[index]  # type: ignore[return-value]
+        return str(names[index])
 
 
 def _login_first_user(sim: SimulatedPBX) -> LoopbackClient:
@@ -190,9 +190,9 @@ def _caller(run: ScenarioRun) -> str:
     return run.channel("PJSIP/carrier")
 
 
-def _answer(after_s: float, **kwargs: float) -> Answer:
+def _answer(after_s: float, hangup_after_s: float | None = None) -> Answer:
     """The capture scripts pin the order of the offer events to the one their capture shows."""
-    return Answer(after_s, ring_first=False, **kwargs)  # type: ignore[arg-type]
+    return Answer(after_s, hangup_after_s, ring_first=False)
 
 
 _NEVER = NeverAnswer(ring_first=False)

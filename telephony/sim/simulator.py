@@ -201,7 +201,10 @@ class LoopbackClient:
 
     def __init__(self, sim: SimulatedPBX) -> None:
         self.sim = sim
-        self.session: ManagerSession = sim.factory.buildProtocol(None)  # type: ignore[assignment]
+        session = sim.factory.buildProtocol(None)
+        if session is None:
+            raise ConnectionRefusedError("the simulated PBX is restarting and accepts no connection yet")
+        self.session: ManagerSession = session
         self.framer = Framer()
         self.messages: list[Message] = []
         self.raw: list[bytes] = []
