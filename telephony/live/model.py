@@ -403,6 +403,9 @@ class LiveModel:
         queue, interface = m.get("Queue"), m.get("Interface")
         if queue and interface:
             member = self.member(queue, interface, m.get("MemberName"))
+            status = m.get("Status")
+            if status is not None:
+                member.status = DEVICE_STATUS.get(status, "unknown")
             self.set_paused(member, m.get("Paused") == "1", m.get("PausedReason") or "", at, explicit=True)
 
     def set_paused(self, member: Member, paused: bool, reason: str, at: float, *, explicit: bool = False) -> None:
@@ -471,6 +474,8 @@ class LiveModel:
         offer.ended_at, offer.result = at, "answered"
         call = self.calls.get(offer.linkedid)
         self.report_offer(offer, at)
+        if call is not None:
+            call.talking_with = offer.agent
         if call is None or call.answered_at is not None:
             return
         call.answered_at, call.answered_by = at, offer.agent
@@ -511,6 +516,7 @@ class LiveModel:
         call = self.calls.get(m.get("TransfereeLinkedid") or "")
         exten = m.get("Extension")
         if call is not None and exten and m.get("Result") == "Success":
+            call.talking_with = None  # until the new agent answers
             self._transfer(call, exten, "blind", at)
 
     def _attendedtransfer(self, m: Message, at: float) -> None:
@@ -520,6 +526,7 @@ class LiveModel:
             return
         endpoint, _ = endpoint_of(target)
         if self.is_agent(endpoint):
+            call.talking_with = endpoint
             self._transfer(call, endpoint, "attended", at)
 
     # -- hang-ups -------------------------------------------------------------------------------

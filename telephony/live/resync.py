@@ -148,6 +148,7 @@ def _restore_leg(model: "LiveModel", channel: Channel, m: Message, at: float) ->
         return
     if channel.state == 6 and call.answered_at is None:
         call.answered_at, call.answered_by = channel.up_at, channel.endpoint
+        call.talking_with = channel.endpoint
         call.answered_queue, call.answer_channel = call.current_queue, channel.name
         call.current_queue = None
         return

@@ -115,6 +115,7 @@ class Call:
     answered_at: float | None = None
     answered_queue: str | None = None
     answer_channel: str | None = None
+    talking_with: str | None = None  #: the agent who has the caller now (follows transfers)
     transferred_to: list[str] = field(default_factory=list)
     voicemail: bool = False
     caller_ended_at: float | None = None

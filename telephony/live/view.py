@@ -50,7 +50,8 @@ def calls_in_progress(model: LiveModel, now: float, *, mask: Callable[[str | Non
             "caller_name": call.caller_name,
             "state": state,
             "queue": call.current_queue or call.answered_queue or (call.queues[-1] if call.queues else None),
-            "agent": call.answered_by,
+            "agent": call.talking_with if call.answered_at is not None else None,
+            "answered_by": call.answered_by,
             "ringing": [{"agent": o.agent, "ring": max(1, count_rings(now - o.ring_started_at, cycle))}
                         for o in ringing],
             "since": since,

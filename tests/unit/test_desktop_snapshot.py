@@ -54,8 +54,8 @@ def test_pause_with_its_reason_and_a_pause_in_one_queue_only():
 
     play("09-", model := LiveModel(), until=2.5)  # unpaused at 2.0 s
     agents = {a["agent"]: a for a in snapshot(model, 2.5, mask_numbers=True)["agents"]}
-    # 09 has no QueueMemberStatus, and the model takes the device state from those only
-    assert (agents["1001"]["state"], agents["1001"]["paused"], agents["1001"]["reason"]) == ("unknown", False, "")
+    # 09 has no QueueMemberStatus: the device state comes from QueueMemberPause's Status (1: not in use)
+    assert (agents["1001"]["state"], agents["1001"]["paused"], agents["1001"]["reason"]) == ("ready", False, "")
 
     model = LiveModel()
     play("20-", model, until=20.0)  # app_queue auto-paused 1001 in "autopause" only at 15.1 s
