@@ -25,15 +25,16 @@ ensure_debian_packages() {
 }
 
 ensure_venv() {
-    local extras="$1" stamp="$VENV/.installed-$1"
+    local extras="${1:-}" stamp="$VENV/.installed-${1:-base}" target="$ROOT"
+    [ -n "$extras" ] && target="$ROOT[$extras]"
     if [ ! -x "$VENV/bin/python" ]; then
         log "creating $VENV"
         "$PY" -m venv "$VENV"
     fi
     if [ ! -f "$stamp" ] || [ "$ROOT/setup.cfg" -nt "$stamp" ]; then
-        log "installing telephony[$extras] into $VENV"
+        log "installing $target into $VENV"
         "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-        "$VENV/bin/pip" install -q -e "$ROOT[$extras]"
+        "$VENV/bin/pip" install -q -e "$target"
         touch "$stamp"
     fi
     export PATH="$VENV/bin:$PATH"

@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "agent": "telephony.commands.agent",
     "config": "telephony.commands.config_check",
     "db": "telephony.commands.db",
+    "demo": "telephony.commands.demo",
     "replay": "telephony.commands.replay",
     "report": "telephony.commands.report",
     "run": "telephony.commands.run",

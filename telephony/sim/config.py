@@ -111,9 +111,14 @@ class PBXConfig:
         return cls(agents=full.agents, queues=full.queues[:2], version="22.8.2")
 
     @classmethod
-    def with_agents(cls, count: int, *, version: str = VERSIONS[0]) -> "PBXConfig":
-        """``count`` agents 1001… split over ``support`` (two thirds) and ``sales``; the
-        ``guard``/``autopause`` queues get the support members, as in the default PBX."""
+    def with_agents(cls, count: int, *, version: str = VERSIONS[0], member_timeout: float = 15.0,
+                    lab_queues: bool = True) -> "PBXConfig":
+        """``count`` agents 1001… split over ``support`` (two thirds) and ``sales``; with
+        ``lab_queues`` the ``guard``/``autopause`` queues of the capture PBX get the support members.
+
+        A call centre run by the ring guard sets ``member_timeout`` a little beyond the guard's
+        deadline (15 s) so that the guard, not app_queue, moves a call on, and leaves the lab
+        queues out: app_queue's own autopause would pause agents behind the guard's back."""
         if count < 2:
             raise ValueError("a call centre needs at least two agents")
         agents = tuple(AgentConfig(str(1001 + i), f"Agent {1001 + i}", 5061 + i) for i in range(count))
@@ -121,11 +126,12 @@ class PBXConfig:
         support = tuple(MemberConfig(a.extension, a.name) for a in agents[:split])
         sales = tuple(MemberConfig(a.extension, a.name) for a in agents[split:]) or support
         queues = (
-            QueueConfig("support", "4000", support),
-            QueueConfig("sales", "4001", sales),
-            QueueConfig("guard", "4002", support, timeout=60.0),
-            QueueConfig("autopause", "4003", support, autopause=True),
+            QueueConfig("support", "4000", support, timeout=member_timeout),
+            QueueConfig("sales", "4001", sales, timeout=member_timeout),
         )
+        if lab_queues:
+            queues += (QueueConfig("guard", "4002", support, timeout=60.0),
+                       QueueConfig("autopause", "4003", support, autopause=True))
         return cls(agents=agents, queues=queues, version=version)
 
     # -- lookups -------------------------------------------------------------------------------

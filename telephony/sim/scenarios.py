@@ -156,7 +156,8 @@ def _demo() -> Scenario:
 
     return Scenario(
         "demo", "six agents of every kind; a quick answer, a ring-out past 15 s and an abandon in the first minute",
-        config=lambda: PBXConfig.with_agents(6),
+        # a call centre run by the guard: member timeout beyond its 15 s deadline, no lab queues
+        config=lambda: PBXConfig.with_agents(6, member_timeout=18.0, lab_queues=False),
         behaviours={ext: PROFILES[p] for ext, p in agents.items()},
         steps=(
             call(2.0, "13800138000", "张三", "4000", talk_s=45.0),

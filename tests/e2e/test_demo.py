@@ -1,0 +1,89 @@
+"""`scripts/demo` — the README's first command — starts, shows a simulated call on
+http://127.0.0.1:8080 within 20 s of being set up, and stops cleanly on Ctrl-C."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = "live page on http://127.0.0.1:8080/"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def lines_of(stream, into: queue.Queue) -> None:
+    for line in iter(stream.readline, ""):
+        into.put(line)
+    into.put(None)
+
+
+def wait_for(lines: queue.Queue, text: str, timeout: float, seen: list[str]) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        if line is None:
+            raise AssertionError("the demo exited:\n" + "".join(seen[-30:]))
+        seen.append(line)
+        if text in line:
+            return
+
+
+@pytest.mark.skipif(not (port_free(8080) and port_free(5038)), reason="ports 8080/5038 are taken on this machine")
+def test_demo_shows_a_simulated_call_within_20_seconds_and_stops_on_ctrl_c():
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("TELEPHONY_AMI_SECRET", None)
+    demo = subprocess.Popen([str(ROOT / "scripts" / "demo")], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: queue.Queue = queue.Queue()
+    seen: list[str] = []
+    threading.Thread(target=lines_of, args=(demo.stdout, lines), daemon=True).start()
+    try:
+        wait_for(lines, READY, 300, seen)  # set-up (virtualenv, packages) happens before this line
+        ready_at = time.monotonic()
+        # Follow the live feed until the simulator's first call reaches the daemon.
+        feed = http.client.HTTPConnection("127.0.0.1", 8080, timeout=20)
+        feed.request("GET", "/events")
+        events = feed.getresponse()
+        assert events.status == 200 and events.getheader("Content-Type").startswith("text/event-stream")
+        while True:
+            line = events.fp.readline().decode()
+            assert line, "the event stream ended"
+            if line.startswith("event: call_offered"):
+                break
+            assert time.monotonic() - ready_at < 20, "no call within 20 s"
+        feed.close()
+        page = http.client.HTTPConnection("127.0.0.1", 8080, timeout=5)
+        page.request("GET", "/api/board")
+        board = json.loads(page.getresponse().read())
+        calls = board["calls"] + [w for q in board["queues"] for w in q["waiting"]]
+        assert calls or board.get("recent"), board
+        page.request("GET", "/")
+        html = page.getresponse().read().decode()
+        assert time.monotonic() - ready_at < 20
+        assert '<html lang="zh-CN">' in html and "****" in html, "a masked caller number is on the page"
+        assert not any(c["caller"] and c["caller"].isdigit() for c in board["calls"]), "numbers are masked"
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            code = demo.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            raise
+    rest = []
+    while (line := lines.get(timeout=5)) is not None:
+        rest.append(line)
+    assert code == 0, "".join(seen[-20:] + rest)
+    assert not any("Traceback" in line for line in seen + rest), "".join(seen + rest)
