@@ -42,6 +42,10 @@ class Daemon:
     guard: RingGuardService
     writer: CallLogWriter
 
+    def writer_idle(self):
+        """A Deferred that fires once everything seen so far is in the store."""
+        return self.writer.idle()
+
 
 def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True) -> Daemon:
     model = LiveModel(config.pbx.name, policy=config.ring_policy)

@@ -43,25 +43,44 @@ class CallLogWriter(Service):
         self._failures = 0
         self._retry: IDelayedCall | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._idle: list[Deferred] = []
 
     @property
     def backlog(self) -> int:
         """Writes waiting for the store (retries included)."""
         return len(self._pending)
 
+    def idle(self) -> Deferred:
+        """Fires once every write received so far is stored (tests, and a clean shutdown)."""
+        waiter: Deferred = Deferred()
+        self._idle.append(waiter)
+        self._check_idle()
+        return waiter
+
+    def _check_idle(self) -> None:
+        if not self._pending and not self._in_flight:
+            waiters, self._idle = self._idle, []
+            for waiter in waiters:
+                waiter.callback(None)
+
     def startService(self) -> None:
         super().startService()
         self._unsubscribe = self.bus.subscribe(self.on_event)
 
     def stopService(self) -> Any:
+        """Stops listening; waits for the writes under way when the store works, and names those
+        it cannot store when the store is failing (a retry would wait for minutes)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
+            self._unsubscribe = None
+        super().stopService()
+        if self._failures == 0:
+            return self.idle()
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
-        if self._pending:
-            log.error("call log: stopping with %d write(s) not stored: %s", len(self._pending),
-                      ", ".join(what for what, _ in list(self._pending)[:20]))
-        return super().stopService()
+        log.error("call log: stopping with %d write(s) not stored: %s", len(self._pending),
+                  ", ".join(what for what, _ in list(self._pending)[:20]))
+        return None
 
     def on_event(self, event: ev.DomainEvent) -> None:
         write = self._write_for(event)
@@ -112,6 +131,7 @@ class CallLogWriter(Service):
         self._in_flight -= 1
         self._failures = 0
         self._drain()
+        self._check_idle()
 
     def _not_stored(self, failure: Failure, what: str, write: Callable[[], Deferred]) -> None:
         self._in_flight -= 1

@@ -106,3 +106,15 @@ def test_beyond_the_bound_the_oldest_write_is_dropped_loudly(caplog):
     assert writer.backlog == 3
     assert "dropped the oldest: pause default/1000/support" in caplog.text
     assert "dropped the oldest: pause default/1001/support" in caplog.text
+
+
+def test_idle_fires_once_everything_is_stored_and_stopping_waits_for_it():
+    store = FlakyStore(failures=1)
+    clock, bus, writer = make(store)
+    bus.publish(pause("1001", True, "午休"))
+    idle = writer.idle()
+    assert not idle.called
+    clock.advance(1)
+    assert idle.called and store.written
+    bus.publish(pause("1002", True, "午休"))
+    assert writer.stopService().called
