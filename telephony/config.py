@@ -11,11 +11,11 @@ import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = ["Config", "ConfigError", "ConfigProblem", "RingPolicy", "load_config", "parse_config"]
 
@@ -118,37 +118,33 @@ class Store(_Strict):
     threads: int = Field(4, ge=1, le=64)
 
 
-class Web(_Strict):
-    listen: str = "127.0.0.1:8080"
+def _valid_listen(value: str) -> str:
+    _host_port(value, "listen")
+    return value
 
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, v: str) -> str:
-        _host_port(v, "web.listen")
-        return v
+
+Listen = Annotated[str, AfterValidator(_valid_listen)]
+
+
+class _Listening(_Strict):
+    listen: Listen
 
     @property
     def address(self) -> tuple[str, int]:
-        return _host_port(self.listen, "web.listen")
+        return _host_port(self.listen, "listen")
 
 
-class Sim(_Strict):
+class Web(_Listening):
+    listen: Listen = "127.0.0.1:8080"
+
+
+class Sim(_Listening):
     """The embedded simulated PBX (demo and tests): where it listens and what it plays."""
 
-    listen: str = "127.0.0.1:5038"
+    listen: Listen = "127.0.0.1:5038"
     scenario: str = "demo"
     seed: int = 1
     time_scale: float = Field(1.0, gt=0)
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, v: str) -> str:
-        _host_port(v, "sim.listen")
-        return v
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return _host_port(self.listen, "sim.listen")
 
 
 class Config(_Strict):
