@@ -1,9 +1,8 @@
 """Databases for tests: a temporary SQLite file, and a PostgreSQL database of this run's own.
 
-Use from a test module with ``from tests.dbfixtures import db_url, empty_db_url, postgres_database
-# noqa: F401`` (every fixture it uses, and the ones those use); tests taking ``db_url``,
-``empty_db_url`` or ``sync_store`` then run once on SQLite and once on PostgreSQL (marked
-``postgres``).
+tests/conftest.py loads this module as a pytest plugin, so any test may ask for these fixtures by
+name; tests taking ``db_url``, ``empty_db_url`` or ``sync_store`` run once on SQLite and once on
+PostgreSQL (marked ``postgres``).
 
 PostgreSQL: the server on 127.0.0.1:5432 (user postgres, trust; override with the environment
 variable ``TELEPHONY_TEST_PG``, a URL of a database to connect to for CREATE DATABASE).  The first

@@ -159,12 +159,6 @@ class LiveModel:
     def offer(self, offer_id: str) -> Offer | None:
         return self.offers.get(offer_id)
 
-    def channel_by_name(self, name: str) -> Channel | None:
-        for channel in self.channels.values():
-            if channel.name == name:
-                return channel
-        return None
-
     def ready_members(self, queue: str) -> list[Member]:
         """Members of ``queue`` that could take a call: not paused, registered."""
         q = self.queues.get(queue)

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 import pytest
 
 from telephony.store.model import AlertRow, as_utc
-from tests.dbfixtures import db_url, empty_db_url, postgres_database, store_clock, sync_store  # noqa: F401
 
 AT = 1_795_366_981.118
 

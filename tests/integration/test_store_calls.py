@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 
 from telephony.live.events import CallSummary, OfferSummary
 from telephony.store.model import CallRow, OfferRow
-from tests.dbfixtures import db_url, empty_db_url, postgres_database, store_clock, sync_store  # noqa: F401
 
 T0 = 1_795_366_966.25  # a Linkedid-like moment with a fraction that must survive
 

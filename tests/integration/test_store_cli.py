@@ -7,7 +7,6 @@ from telephony.cli import main
 from telephony.store import SchemaOutOfDate, open_store
 from telephony.store.db import describe
 from telephony.store.upgrade import head_revision
-from tests.dbfixtures import empty_db_url, postgres_database  # noqa: F401
 
 
 def test_upgrade_makes_a_database_the_store_accepts(empty_db_url, capsys):

@@ -7,7 +7,6 @@ from sqlalchemy.exc import IntegrityError
 
 from telephony.store.customers import normalise_number
 from telephony.store.model import CustomerRow, as_utc
-from tests.dbfixtures import db_url, empty_db_url, postgres_database, store_clock, sync_store  # noqa: F401
 
 
 def test_numbers_are_kept_as_digits():

@@ -10,7 +10,6 @@ from alembic.script import ScriptDirectory
 from telephony.store.db import create_engine
 from telephony.store.model import metadata
 from telephony.store.upgrade import alembic_config, current_revision, downgrade, head_revision, upgrade
-from tests.dbfixtures import empty_db_url, postgres_database  # noqa: F401
 
 REVISIONS = list(reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions())))
 

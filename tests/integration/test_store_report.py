@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from telephony.live.events import CallSummary, OfferSummary
-from tests.dbfixtures import db_url, empty_db_url, postgres_database, store_clock, sync_store  # noqa: F401
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 20)

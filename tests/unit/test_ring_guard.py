@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-import pytest
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
