@@ -58,13 +58,14 @@ class Message:
     parses them on first use.  ``Message.from_headers`` builds one from (key, value) pairs.
     """
 
-    __slots__ = ("raw", "_headers", "_first", "_folded")
+    __slots__ = ("raw", "_headers", "_first", "_folded", "_event")
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self._headers: list[tuple[str, str]] | None = None
         self._first: dict[str, str] | None = None
         self._folded: dict[str, str] | None = None
+        self._event: str | None | bool = False  # False: not looked at yet
 
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> "Message":
@@ -76,13 +77,19 @@ class Message:
     @property
     def event(self) -> str | None:
         """The ``Event`` name, or None for a response or an action."""
+        name = self._event
+        if name is not False:
+            return name  # type: ignore[return-value]
         raw = self.raw
         if raw.startswith(b"Event: "):
             end = raw.find(CRLF)
-            return raw[7:end if end >= 0 else len(raw)].decode("utf-8", DECODE_ERRORS)
-        if raw.startswith((b"Response: ", b"Action: ")):
-            return None
-        return self.get("Event")
+            name = raw[7:end if end >= 0 else len(raw)].decode("utf-8", DECODE_ERRORS)
+        elif raw.startswith((b"Response: ", b"Action: ")):
+            name = None
+        else:
+            name = self.get("Event")
+        self._event = name
+        return name
 
     @property
     def response(self) -> str | None:

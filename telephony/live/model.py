@@ -352,9 +352,13 @@ class LiveModel:
         name = m.get("Queue") or ""
         if call is None:
             return
-        self.queue(name).entries.pop(call.linkedid, None)
-        for entry_position, entry in enumerate(sorted(self.queue(name).entries.values(), key=lambda e: e.position), 1):
-            entry.position = entry_position
+        entries = self.queue(name).entries
+        left = entries.pop(call.linkedid, None)
+        if left is not None:
+            # everyone behind the caller who left moves up one place, as app_queue does
+            for entry in entries.values():
+                if entry.position > left.position:
+                    entry.position -= 1
         if call.current_queue != name:
             return
         if call.answered_at is not None:

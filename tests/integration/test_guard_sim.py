@@ -9,7 +9,9 @@ guard's deadline, as ops are told to configure it.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from twisted.internet import defer, reactor
@@ -43,9 +45,9 @@ class GuardAgainstTheSimulator(unittest.TestCase):
         self.addCleanup(port.stopListening)
         self.addCleanup(self.sim.factory.disconnect_all)
         self.addCleanup(self.sim.shutdown)
-        self.db = Path(self.mktemp()).absolute().with_suffix(".db")
-        self.db.parent.mkdir(parents=True, exist_ok=True)
-        self.url = f"sqlite:///{self.db}"
+        self.folder = Path(tempfile.mkdtemp(prefix="guard-sim-"))
+        self.addCleanup(shutil.rmtree, self.folder, True)
+        self.url = f"sqlite:///{self.folder / 'calls.db'}"
         upgrade(self.url)
         self.config_text = (
             f"pbx:\n  name: lab\n  ami:\n    host: 127.0.0.1\n    port: {port.getHost().port}\n"
@@ -108,7 +110,7 @@ class GuardAgainstTheSimulator(unittest.TestCase):
                          {("pause", "guard", "振铃未接")})
 
         # the agent puts himself back: `telephony agent unpause`, over AMI, recorded by the daemon
-        config = Path(self.mktemp()).with_suffix(".yaml")
+        config = self.folder / "lab.yaml"
         config.write_text(self.config_text, encoding="utf-8")
         out, err, code = yield getProcessOutputAndValue(
             sys.executable, ["-m", "telephony.cli", "agent", "unpause", "1001", "--config", str(config)],
