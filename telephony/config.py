@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -104,6 +105,25 @@ class RingOverrides(_Strict):
     overflow: Overflow | None = None
 
 
+class Shift(_Strict):
+    """A working shift in the call centre's local time; ``end`` before ``start`` crosses midnight."""
+
+    name: str = Field(min_length=1)
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Shift":
+        if self.start == self.end:
+            raise ValueError(f"shift {self.name!r} starts and ends at {self.start:%H:%M}; give it a length")
+        return self
+
+    def contains(self, moment: time) -> bool:
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
 class Queue(_Strict):
     rings: RingOverrides = RingOverrides()
 
@@ -152,10 +172,25 @@ class Config(_Strict):
     timezone: str = Field("Asia/Shanghai", description="the call centre's local time: days, reports, business hours")
     rings: RingPolicy = RingPolicy()
     queues: dict[str, Queue] = {}
+    #: the shifts misses are counted in (besides the day); none: the day is the shift
+    shifts: list[Shift] = []
     store: Store = Store()
     web: Web = Web()
     sim: Sim | None = None
     source: str | None = Field(None, exclude=True)
+
+    @field_validator("shifts")
+    @classmethod
+    def _shifts_do_not_overlap(cls, shifts: list[Shift]) -> list[Shift]:
+        minutes: dict[int, str] = {}
+        for shift in shifts:
+            for minute in range(24 * 60):
+                if shift.contains(time(minute // 60, minute % 60)):
+                    if minute in minutes:
+                        raise ValueError(f"shifts {minutes[minute]!r} and {shift.name!r} overlap at "
+                                         f"{minute // 60:02d}:{minute % 60:02d}; a moment belongs to one shift")
+                    minutes[minute] = shift.name
+        return shifts
 
     @field_validator("timezone")
     @classmethod
@@ -256,6 +291,8 @@ def _fix_for(err: dict[str, Any]) -> str:
         return "write a whole number"
     if err["type"] in ("float_parsing", "float_type"):
         return "write a number"
+    if err["type"].startswith("time_"):
+        return "write a time of day as HH:MM, e.g. 08:00 (midnight is 00:00)"
     if err["type"] == "string_pattern_mismatch":
         return "use letters, digits, '.', '_' or '-' only"
     return "see config/example.yaml for the form of this setting"

@@ -67,7 +67,8 @@ def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True) -> 
 
     connection = AMIConnection.from_config(config.pbx.ami, reactor=reactor, on_event=live.on_ami_event,
                                            on_resync=resynced, on_disconnect=disconnected)
-    guard = RingGuardService(RingGuard(model, config.ring_policy, ZoneInfo(config.timezone)), bus, connection, reactor,
+    guard = RingGuardService(RingGuard(model, config.ring_policy, ZoneInfo(config.timezone), config.shifts), bus,
+                             connection, reactor,
                              store=store)
     root = MultiService()
     for service in (store, writer, live, guard):

@@ -126,7 +126,8 @@ class BoardFeed:
             self._miss_facts = {"linkedid": event.linkedid, "agent": event.agent, "action": event.action}
         elif isinstance(event, ev.AgentMissed):
             if self._miss_facts.get("linkedid") == event.linkedid and self._miss_facts.get("agent") == event.agent:
-                self._miss_facts.update(misses_today=event.misses_today, consecutive=event.consecutive)
+                self._miss_facts.update(misses_today=event.misses_today, consecutive=event.consecutive,
+                                        misses_this_shift=event.misses_this_shift)
         elif isinstance(event, ev.SupervisorAlert):
             alert = self._alert(event, data)
             self._alerts.appendleft(alert)
@@ -145,7 +146,8 @@ class BoardFeed:
         row = {name: data[name] for name in ("at", "kind", "agent", "queue", "linkedid", "caller", "detail")}
         facts, self._miss_facts = self._miss_facts, {}
         if event.kind == "miss" and facts.get("linkedid") == event.linkedid and facts.get("agent") == event.agent:
-            row.update({k: v for k, v in facts.items() if k in ("action", "misses_today", "consecutive")})
+            row.update({k: v for k, v in facts.items()
+                        if k in ("action", "misses_today", "consecutive", "misses_this_shift")})
         return row
 
     def _schedule_snapshot(self) -> None:

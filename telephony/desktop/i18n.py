@@ -78,7 +78,7 @@ ZH_CN: dict[str, str] = {
     "action.redirect": "已转溢出",
     "action.observe": "仅记录",
     "action.already_ended": "振铃已结束",
-    "missed_counts": "今日{today}次，连续{consecutive}次",
+    "missed_counts": "今日{today}次，本班{shift}次，连续{consecutive}次",
     "agent_n": "坐席 {agent}",
     "queue_n": "队列 {queue}",
 }
@@ -145,7 +145,7 @@ EN: dict[str, str] = {
     "action.redirect": "sent to the overflow",
     "action.observe": "observed only",
     "action.already_ended": "ringing had ended",
-    "missed_counts": "{today} today, {consecutive} in a row",
+    "missed_counts": "{today} today, {shift} this shift, {consecutive} in a row",
     "agent_n": "agent {agent}",
     "queue_n": "queue {queue}",
 }

@@ -190,7 +190,8 @@ def alert_text(t: Catalog, alert: dict[str, Any]) -> str:
     if alert.get("action"):
         parts.append(t.label("action", alert["action"]))
     if alert.get("misses_today") is not None:
-        parts.append(t.t("missed_counts", today=alert["misses_today"], consecutive=alert["consecutive"]))
+        parts.append(t.t("missed_counts", today=alert["misses_today"], shift=alert.get("misses_this_shift", 0),
+                         consecutive=alert["consecutive"]))
     return " · ".join(parts)
 
 

@@ -291,7 +291,11 @@ class RingDeadline(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class AgentMissed(DomainEvent):
-    """An agent let a call ring past the deadline; the counts include this miss."""
+    """An agent let a call ring past the deadline; the counts include this miss.
+
+    ``shift`` names the shift the miss fell in (config ``shifts``; empty when none is configured,
+    and then the shift count is the day's).
+    """
 
     linkedid: str
     offer_id: str
@@ -300,6 +304,8 @@ class AgentMissed(DomainEvent):
     queue: str | None
     misses_today: int
     consecutive: int
+    shift: str = ""
+    misses_this_shift: int = 0
     type: ClassVar[str] = "agent_missed"
 
 

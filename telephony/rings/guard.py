@@ -7,7 +7,8 @@ decisions out; no reactor, no clock reads, no I/O.
   directly is redirected to the queue's overflow (or, with none configured, the leg is hung up and
   the dialplan goes on).  In ``observe`` mode it only counts and alerts.  Outbound legs (a callback
   ringing the agent first) are not guarded: no customer is waiting on them.
-* **Per agent.**  Every miss is counted (today, in the call centre's time zone) and consecutively;
+* **Per agent.**  Every miss is counted today and this shift (the call centre's time zone and its
+  configured shifts), and consecutively;
   an answer or an unpause starts the consecutive count again.  At ``pause_after_misses`` in a row the
   agent is paused in every queue with the policy's reason, unless that would leave a queue with no
   ready member: then the supervisor is alerted instead (CONTRACTS.md).
@@ -21,10 +22,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
-from typing import Union
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Sequence, Union
 
-from telephony.config import RingPolicy
+from telephony.config import RingPolicy, Shift
 from telephony.live import events as ev
 from telephony.live.model import LiveModel, PolicyLookup
 from telephony.live.ringcount import RING_GRACE_S
@@ -72,11 +73,13 @@ class Decision:
 
 
 class RingGuard:
-    def __init__(self, model: LiveModel, policy: PolicyLookup, tz: tzinfo) -> None:
+    def __init__(self, model: LiveModel, policy: PolicyLookup, tz: tzinfo, shifts: Sequence[Shift] = ()) -> None:
         self.model = model
         self.policy = policy
         self.tz = tz
+        self.shifts = tuple(shifts)
         self.misses_today: Counter[tuple[date, str]] = Counter()
+        self.misses_by_shift: Counter[tuple[date, str, str]] = Counter()  #: (day the shift began, shift, agent)
         self.consecutive: Counter[str] = Counter()
         self._guarded: set[str] = set()  #: offers with a deadline set
         self._decided: dict[str, bool] = {}  #: offers past their deadline: did the guard send a hang-up?
@@ -90,14 +93,29 @@ class RingGuard:
         return datetime.fromtimestamp(at, self.tz).date()
 
     def day_start(self, at: float) -> float:
-        """Epoch seconds of the local midnight that began ``at``'s day."""
-        return datetime.combine(self.day(at), datetime.min.time(), self.tz).timestamp()
+        """Epoch seconds of the local midnight that began ``at``'s day, or of the day before when
+        a shift that crosses midnight is under way (so its misses can be read back too)."""
+        day, _ = self.shift(at)
+        return datetime.combine(day, datetime.min.time(), self.tz).timestamp()
+
+    def shift(self, at: float) -> tuple[date, str]:
+        """(the local day the shift began, its name) for ``at``; (that day, "") outside every shift."""
+        local = datetime.fromtimestamp(at, self.tz)
+        for shift in self.shifts:
+            if shift.contains(local.time()):
+                began_yesterday = shift.start > shift.end and local.time() < shift.end
+                return (local.date() - timedelta(days=1) if began_yesterday else local.date()), shift.name
+        return local.date(), ""
+
+    def _count_miss(self, agent: str, at: float) -> None:
+        self.misses_today[(self.day(at), agent)] += 1
+        self.misses_by_shift[(*self.shift(at), agent)] += 1
 
     def restore_misses(self, misses: list[tuple[str, float]]) -> None:
         """Count misses stored before a restart: (agent, epoch seconds).  The consecutive count
         starts afresh: a restart is not a miss, and answers in between are not in that list."""
         for agent, at in misses:
-            self.misses_today[(self.day(at), agent)] += 1
+            self._count_miss(agent, at)
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -204,14 +222,16 @@ class RingGuard:
         policy = self.policy(queue)
         call = self.model.calls.get(linkedid)
         caller = mask_number(call.caller) if call else None
-        self.misses_today[(self.day(at), agent)] += 1
+        self._count_miss(agent, at)
         self.consecutive[agent] += 1
+        shift_day, shift = self.shift(at)
         decision.events += [
             ev.RingDeadline(self.pbx, at, linkedid=linkedid, offer_id=offer_id, agent=agent, interface=interface,
                             queue=queue, channel=channel, ring_started_at=ring_started_at, action=action),
             ev.AgentMissed(self.pbx, at, linkedid=linkedid, offer_id=offer_id, agent=agent, interface=interface,
                            queue=queue, misses_today=self.misses_today[(self.day(at), agent)],
-                           consecutive=self.consecutive[agent]),
+                           consecutive=self.consecutive[agent], shift=shift,
+                           misses_this_shift=self.misses_by_shift[(shift_day, shift, agent)]),
             ev.SupervisorAlert(self.pbx, at, kind="miss", agent=agent, queue=queue, linkedid=linkedid, caller=caller,
                                since=ring_started_at, detail=f"{policy.allowed} rings unanswered ({action})"),
         ]

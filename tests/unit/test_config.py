@@ -87,3 +87,16 @@ def test_secret_is_read_from_the_environment_or_a_file(tmp_path, monkeypatch):
     secret.write_text("from-file\n")
     config = parse_config(f"pbx:\n  ami:\n    secret_file: {secret}\n")
     assert config.pbx.ami.secret() == "from-file"
+
+
+def test_shifts_may_cross_midnight_but_not_overlap():
+    config = parse_config(MINIMAL + "shifts:\n  - {name: 早班, start: '08:00', end: '16:00'}\n"
+                                    "  - {name: 夜班, start: '22:00', end: '06:00'}\n")
+    assert [s.name for s in config.shifts] == ["早班", "夜班"]
+    found = problems(MINIMAL + "shifts:\n  - {name: a, start: '08:00', end: '16:00'}\n"
+                               "  - {name: b, start: '15:00', end: '23:00'}\n")
+    assert any("ops.yaml:4" in p and "overlap at 15:00" in p for p in found)
+    found = problems(MINIMAL + "shifts:\n  - {name: a, start: '08:00', end: '08:00'}\n")
+    assert any("give it a length" in p for p in found)
+    found = problems(MINIMAL + "shifts:\n  - {name: a, start: '8 am', end: '16:00'}\n")
+    assert any("shifts.0.start" in p for p in found)

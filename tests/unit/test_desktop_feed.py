@@ -142,7 +142,7 @@ def test_a_miss_makes_one_alert_line_with_what_the_guard_did(clock, bus):
     common = dict(linkedid="1.1", offer_id="1.2", agent="1002", interface="PJSIP/1002", queue="support")
     bus.publish_all([
         ev.RingDeadline("default", AT, channel="PJSIP/1002-00000002", ring_started_at=AT - 15, action="hangup", **common),
-        ev.AgentMissed("default", AT, misses_today=3, consecutive=2, **common),
+        ev.AgentMissed("default", AT, misses_today=3, consecutive=2, shift="早班", misses_this_shift=1, **common),
         ev.SupervisorAlert("default", AT, kind="miss", agent="1002", queue="support", linkedid="1.1",
                            caller="138****8000", since=AT - 15, detail="3 rings unanswered (hangup)"),
         ev.SupervisorAlert("default", AT, kind="pause", agent="1002", queue=None, linkedid="1.1", caller="138****8000",
@@ -151,6 +151,7 @@ def test_a_miss_makes_one_alert_line_with_what_the_guard_did(clock, bus):
     assert client.names()[1:] == ["ring_deadline", "agent_missed", "supervisor_alert", "alert", "supervisor_alert", "alert"]
     pause, miss = site.feed.alerts()
     assert (miss["kind"], miss["action"], miss["misses_today"], miss["consecutive"]) == ("miss", "hangup", 3, 2)
+    assert miss["misses_this_shift"] == 1
     assert pause["kind"] == "pause" and "action" not in pause
     assert [d for name, d in client.events() if name == "alert"] == [miss, pause]
 

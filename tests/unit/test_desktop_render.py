@@ -48,7 +48,8 @@ RECENT = [{"linkedid": "0.9", "caller": "137****1111", "caller_name": "Li Lei", 
            "entered_at": AT - 60, "ended_at": AT - 52}]
 
 ALERTS = [{"at": AT + 20, "kind": "miss", "agent": "1002", "queue": "support", "linkedid": "1.1", "caller": "138****8000",
-           "detail": "3 rings unanswered (hangup)", "action": "hangup", "misses_today": 2, "consecutive": 1}]
+           "detail": "3 rings unanswered (hangup)", "action": "hangup", "misses_today": 2, "consecutive": 1,
+           "misses_this_shift": 2}]
 
 
 def page(lang="zh-CN", tz=SHANGHAI, **overrides) -> str:
@@ -81,7 +82,7 @@ def test_chinese_page_shows_states_rings_outcomes_and_shanghai_times():
     # 2026-11-22 17:02:46 UTC is 01:02:46 on the 23rd in Shanghai
     assert "|11-23 01:02:46|" in text
     assert "|1:05|" in text and "|0:08|" in text  # talk and wait of the answered call
-    assert "振铃未接 · 坐席 1002 · 队列 support · 138****8000 · 已转给下一位坐席 · 今日2次，连续1次" in text
+    assert "振铃未接 · 坐席 1002 · 队列 support · 138****8000 · 已转给下一位坐席 · 今日2次，本班2次，连续1次" in text
     assert "|01:03:06|" in text  # the alert's time
     # 1003 is paused in sales only: the page says where
     assert "（sales）" in text and "|sales、support|" in text

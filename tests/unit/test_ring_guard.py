@@ -34,7 +34,7 @@ class RecordingAMI:
 class Desk:
     """A live model, the guard and a recording AMI, all on one Clock."""
 
-    def __init__(self, policy: RingPolicy = RingPolicy(), *, ami: RecordingAMI | None = None) -> None:
+    def __init__(self, policy: RingPolicy = RingPolicy(), *, ami: RecordingAMI | None = None, shifts=()) -> None:
         self.clock = Clock()
         self.clock.advance(T0)
         self.model = LiveModel(policy=lambda queue: policy)
@@ -44,7 +44,7 @@ class Desk:
         self.live = LiveService(self.model, self.bus, self.clock)
         self.ami = ami if ami is not None else RecordingAMI()
         self.ami.clock = self.clock
-        self.guard = RingGuardService(RingGuard(self.model, self.model.policy, ZoneInfo("Asia/Shanghai")),
+        self.guard = RingGuardService(RingGuard(self.model, self.model.policy, ZoneInfo("Asia/Shanghai"), shifts),
                                       self.bus, self.ami, self.clock)
         self.live.startService()
         self.guard.startService()
@@ -375,3 +375,26 @@ def test_todays_misses_are_read_back_after_a_restart():
     desk.at(15.0)
     (missed,) = desk.of(ev.AgentMissed)
     assert (missed.misses_today, missed.consecutive) == (2, 1)
+
+
+def test_misses_are_counted_per_shift_also_across_midnight():
+    from datetime import time
+
+    from telephony.config import Shift
+
+    # T0 is 09:05 in Shanghai; the late shift runs 17:00 to 01:00
+    desk = Desk(shifts=[Shift(name="早班", start=time(9), end=time(17)), Shift(name="晚班", start=time(17), end=time(1))])
+    desk.agents("support", "1001", "1002", "1003")
+
+    def miss_at(t: float, number: str) -> None:
+        desk.at(t)
+        caller, leg = desk.ringing_call(number=number)
+        desk.at(t + 15.0)
+        desk.feed(desk.pbx.ring_no_answer(caller, leg, "support") + desk.pbx.caller_hangs_up(caller, queue="support"))
+        desk.feed([desk.pbx.pause("support", "1001", False)])  # keep the streak from pausing him
+
+    miss_at(60.0, "13900000001")                   # 09:06, 早班
+    miss_at(8 * 3600.0, "13900000002")             # 17:05, 晚班
+    miss_at(15.5 * 3600.0, "13900000003")          # 00:35 the next day, still 晚班
+    counts = [(m.shift, m.misses_this_shift, m.misses_today) for m in desk.of(ev.AgentMissed)]
+    assert counts == [("早班", 1, 1), ("晚班", 1, 2), ("晚班", 2, 1)]

@@ -168,7 +168,7 @@ function alertText(a) {
   if (a.caller) out.push(a.caller);
   if (a.action) out.push(label("action", a.action));
   if (a.misses_today !== undefined && a.misses_today !== null) {
-    out.push(t("missed_counts", { today: a.misses_today, consecutive: a.consecutive }));
+    out.push(t("missed_counts", { today: a.misses_today, shift: a.misses_this_shift ?? 0, consecutive: a.consecutive }));
   }
   return out.join(" · ");
 }
