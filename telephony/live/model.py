@@ -175,6 +175,13 @@ class LiveModel:
         uid = m.get("Uniqueid")
         if not uid:
             return
+        known = self.channels.get(uid)
+        if known is not None:
+            # Held back during a resync, the snapshot already has it: keep what was learnt
+            # (when it was created, when it began ringing), take the newer caller ID.
+            known.caller_num = caller_id(m.get("CallerIDNum")) or known.caller_num
+            known.caller_name = caller_id(m.get("CallerIDName")) or known.caller_name
+            return
         name = m.get("Channel") or ""
         endpoint, local = endpoint_of(name)
         channel = Channel(
@@ -315,15 +322,26 @@ class LiveModel:
             return
         queue = m.get("Queue") or None
         member = self.member(queue, interface, m.get("MemberName")) if queue else None
-        self.open_offer(call, dest, interface=interface, queue=queue, at=at,
-                         caller_channel=m.get("Channel"), agent=member.agent if member else None)
+        if dest.uniqueid not in self.offers:  # a resync may have restored it already
+            self.open_offer(call, dest, interface=interface, queue=queue, at=at,
+                            caller_channel=m.get("Channel"), agent=member.agent if member else None)
         if m.get("DestChannelState") == "5" or dest.ringing_at is not None:
             self._leg_ringing(dest, at)
 
     def _agentconnect(self, m: Message, at: float) -> None:
         offer = self.offers.get(m.get("DestUniqueid") or "")
-        if offer is not None:
-            self._offer_answered(offer, at)
+        if offer is None:
+            # The offer began while we were not looking; the answer still happened.
+            dest = self.channels.get(m.get("DestUniqueid") or "")
+            call = self.calls.get(m.get("Linkedid") or "")
+            interface = m.get("Interface") or ""
+            if dest is None or call is None or not interface:
+                return
+            queue = m.get("Queue") or None
+            member = self.member(queue, interface, m.get("MemberName")) if queue else None
+            offer = self.open_offer(call, dest, interface=interface, queue=queue, at=at,
+                                    caller_channel=m.get("Channel"), agent=member.agent if member else None)
+        self._offer_answered(offer, at)
 
     def _agentringnoanswer(self, m: Message, at: float) -> None:
         offer = self.offers.get(m.get("DestUniqueid") or "")
@@ -336,9 +354,13 @@ class LiveModel:
         if call is None or not name:
             return
         position = _int(m.get("Position"), 1)
+        entries = self.queue(name).entries
+        if call.current_queue == name and call.linkedid in entries:
+            entries[call.linkedid].position = position  # held back during a resync that saw it
+            return
         call.queues.append(name)
         call.current_queue, call.queue_joined_at, call.abandoned_queue = name, at, False
-        self.queue(name).entries[call.linkedid] = QueueEntry(call.linkedid, position, at)
+        entries[call.linkedid] = QueueEntry(call.linkedid, position, at)
         self.emit(ev.CallOffered(self.pbx, at, linkedid=call.linkedid, queue=name, caller=call.caller,
                                   caller_name=call.caller_name, position=position, entered_at=call.entered_at))
 

@@ -7,12 +7,15 @@ The daemon cannot trust live events until it knows what exists: after each login
   seen), and a call with no channel left ends ``incomplete`` with what was known;
 * channels it lists that the model did not know are created; a call first seen here gets
   ``entered_at`` from its oldest channel's ``Duration``;
-* a ringing agent leg (``ChannelState: 5``) of a call nobody answered is an open offer.  Its ring
-  start is ``at - Duration``; ``Duration`` is whole seconds rounded down, so this is never earlier
-  than the truth and a deadline computed from it never fires early.  Offers the model already
+* an agent leg of a call nobody answered is an open offer: ringing (``ChannelState: 5``) from
+  ``at - Duration``, or, still ``Down``, from its first ring to come.  ``Duration`` counts whole
+  seconds from the channel's creation, rounded down, so the estimate is never earlier than the
+  creation; a phone's 180 Ringing follows that by milliseconds on a LAN.  Offers the model already
   followed keep the ring start it saw;
-* queue members and their pause state come from ``QueueMember``; callers waiting from ``QueueEntry``
-  (``Wait`` seconds).
+* queue members and their pause state come from ``QueueMember``; a caller in ``Queue()`` whom no
+  agent leg is talking to waits (``QueueEntry`` gives its ``Wait`` and position); one an agent
+  talks to is still in ``Queue()`` by its application, but waits no longer.  A waiting caller the
+  model did not know is announced with ``CallOffered``.
 """
 from __future__ import annotations
 
@@ -47,13 +50,17 @@ def apply_snapshot(model: "LiveModel", channels: list[Message], queue_status: li
     for uid, m in listed.items():
         _upsert_channel(model, uid, m, at)
     entries = {m.get("Uniqueid"): m for m in queue_status if m.event == "QueueEntry"}
+    queue_of: dict[str, str] = {}  #: linkedid -> the queue its caller is in (waiting or talking)
     for uid, m in listed.items():
-        channel = model.channels[uid]
-        call = model.calls[channel.linkedid]
+        call = model.calls[model.channels[uid].linkedid]
         if uid == call.caller_uid and m.get("Application") == "Queue":
-            _rejoin_queue(model, call, (m.get("ApplicationData") or "").split(",")[0], entries.get(uid), at)
+            queue_of[call.linkedid] = (m.get("ApplicationData") or "").split(",")[0]
     for uid, m in listed.items():
-        _restore_leg(model, model.channels[uid], m, at)
+        _restore_leg(model, model.channels[uid], queue_of, at)
+    for linkedid, queue in queue_of.items():
+        call = model.calls[linkedid]
+        if queue and call.answered_at is None:
+            _rejoin_queue(model, call, queue, entries.get(call.caller_uid), at)
     model.announce_rings(at)
     ringing = sum(1 for offer in model.offers.values() if offer.ringing)
     model.emit(ev.Resynced(model.pbx, at, channels=len(model.channels), calls=len(model.calls), ringing_offers=ringing))
@@ -129,35 +136,46 @@ def _upsert_channel(model: "LiveModel", uid: str, m: Message, at: float) -> None
 
 
 def _rejoin_queue(model: "LiveModel", call: Call, queue: str, entry: Message | None, at: float) -> None:
-    if not queue or call.answered_at is not None:
-        return
-    if call.current_queue != queue:
-        call.queues.append(queue)
+    """A caller still waiting in ``queue``; announced if the model did not know it waits there."""
+    new = call.current_queue != queue
+    wait = _int(entry.get("Wait")) if entry is not None else round(at - call.entered_at)
+    if new:
+        if not call.queues or call.queues[-1] != queue:
+            call.queues.append(queue)
         call.current_queue = queue
-    wait = _int(entry.get("Wait")) if entry is not None else 0
-    if call.queue_joined_at is None:
         call.queue_joined_at = at - wait
-    position = _int(entry.get("Position")) if entry is not None else len(model.queue(queue).entries) + 1
-    model.queue(queue).entries[call.linkedid] = QueueEntry(call.linkedid, position or 1, call.queue_joined_at)
+    elif call.queue_joined_at is None:
+        call.queue_joined_at = at - wait
+    position = (_int(entry.get("Position")) if entry is not None else 0) or len(model.queue(queue).entries) + 1
+    model.queue(queue).entries[call.linkedid] = QueueEntry(call.linkedid, position, call.queue_joined_at)
+    if new:
+        model.emit(ev.CallOffered(model.pbx, at, linkedid=call.linkedid, queue=queue, caller=call.caller,
+                                  caller_name=call.caller_name, position=position, entered_at=call.entered_at))
 
 
-def _restore_leg(model: "LiveModel", channel: Channel, m: Message, at: float) -> None:
-    """Re-open the offer of a ringing agent leg; mark a call answered when an agent leg talks."""
+def _restore_leg(model: "LiveModel", channel: Channel, queue_of: dict[str, str], at: float) -> None:
+    """Mark a call answered when an agent leg talks; re-open the offer of an agent leg that rings
+    or is about to (``Down``: created, its phone not yet ringing)."""
     call = model.calls[channel.linkedid]
     if channel.uniqueid == call.caller_uid or channel.local or not model.is_agent(channel.endpoint):
         return
+    queue = call.current_queue or queue_of.get(call.linkedid)
     if channel.state == 6 and call.answered_at is None:
+        if queue and (not call.queues or call.queues[-1] != queue):
+            call.queues.append(queue)
         call.answered_at, call.answered_by = channel.up_at, channel.endpoint
         call.talking_with = channel.endpoint
-        call.answered_queue, call.answer_channel = call.current_queue, channel.name
+        call.answered_queue, call.answer_channel = queue, channel.name
         call.current_queue = None
+        if queue:
+            model.queue(queue).entries.pop(call.linkedid, None)
         return
-    if channel.state != 5 or call.answered_at is not None or channel.uniqueid in model.offers:
+    if channel.state not in (0, 5) or call.answered_at is not None or channel.uniqueid in model.offers:
         return
-    queue = call.current_queue
     interface = next((i for i, member in model.queue(queue).members.items() if member.agent == channel.endpoint),
                      None) if queue else None
     caller = model.channels.get(call.caller_uid)
     offer = model.open_offer(call, channel, interface=interface or f"{channel.name.partition('/')[0]}/{channel.endpoint}",
                              queue=queue, at=channel.created_at, caller_channel=caller.name if caller else None)
-    model.offer_ringing(offer, channel.ringing_at if channel.ringing_at is not None else channel.created_at)
+    if channel.state == 5:
+        model.offer_ringing(offer, channel.ringing_at if channel.ringing_at is not None else channel.created_at)

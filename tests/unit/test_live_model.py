@@ -153,6 +153,10 @@ def test_resync_from_scratch_restores_ringing_offer_and_talking_call():
     assert ringing[0].ring_started_at == pytest.approx(at - 2)
     assert ringing[0].interface == "PJSIP/1002" and ringing[0].caller == "13800002222"
     assert {m.agent: m.status for m in model.queues["support"].members.values()} == {"1001": "in_use", "1002": "ringing"}
+    # only B waits: A's channel is still in Queue() by its application, but A is talking
+    assert [(e.linkedid, e.position) for e in model.queues["support"].entries.values()] == [("1795367102.18", 1)]
+    offered = [e for e in out if isinstance(e, ev.CallOffered)]
+    assert [(e.caller, e.queue) for e in offered] == [("13800002222", "support")]
     ended = []
     for t, m in after:
         ended += [e.call for e in model.apply(m, t) if isinstance(e, ev.CallEnded)]

@@ -398,3 +398,50 @@ def test_misses_are_counted_per_shift_also_across_midnight():
     miss_at(15.5 * 3600.0, "13900000003")          # 00:35 the next day, still 晚班
     counts = [(m.shift, m.misses_this_shift, m.misses_today) for m in desk.of(ev.AgentMissed)]
     assert counts == [("早班", 1, 1), ("晚班", 1, 2), ("晚班", 2, 1)]
+
+
+# -- reconnects: what a resync learns and the events held back during it -------------------------
+
+
+def test_events_held_during_a_resync_do_not_open_a_second_offer():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    pbx = Pbx()
+    caller, arrival = pbx.caller("13800002222")
+    joined = pbx.join(caller, "support")
+    leg, offered = pbx.offer(caller, "1001", "support")
+    # the call began while the snapshot was taken: listed by it, and then its events arrive too
+    desk.live.on_snapshot(list(_core_show(caller, leg, ring_s=0)), [], desk.clock.seconds())
+    desk.feed(arrival + joined + offered)
+    desk.at(5.0)
+    desk.feed(desk.pbx.answer(caller, leg, "support") + desk.pbx.caller_hangs_up(caller, leg))
+    (ended,) = desk.of(ev.CallEnded)
+    assert ended.call.queues == ("support",)
+    assert [(o.agent, o.result) for o in ended.call.offers] == [("1001", "answered")]
+    assert [e.ring for e in desk.of(ev.AgentRinging)].count(1) == 1
+
+
+def test_a_leg_not_yet_ringing_in_the_snapshot_is_guarded_once_it_rings_and_its_answer_counts():
+    from tests.amiscript import event
+
+    desk = Desk()
+    desk.agents("support", "1001")
+    pbx = Pbx()
+    caller, _ = pbx.caller("13800002222")
+    leg, offered = pbx.offer(caller, "1001", "support")
+
+    def show(channel, state, app, data):
+        channel.state = state
+        return event("CoreShowChannel", ("ActionID", "r"), *channel.headers(), ("Application", app),
+                     ("ApplicationData", data), ("Duration", "00:00:00"), ("BridgeId", ""))
+
+    desk.live.on_snapshot([show(caller, 4, "Queue", "support"), show(leg, 0, "AppQueue", "(Outgoing Line)")], [],
+                          desk.clock.seconds())
+    leg.state = 5
+    desk.feed(offered[3:])  # Newstate Ringing, DialState RINGING, after the resync
+    desk.at(15.0)
+    assert [n for n, _, _ in desk.ami.sent] == ["Hangup"]
+    desk.at(20.0)
+    desk.feed(pbx.answer(caller, leg, "support") + pbx.caller_hangs_up(caller, leg))
+    (ended,) = desk.of(ev.CallEnded)
+    assert (ended.call.outcome, ended.call.answered_by) == ("answered", "1001")
