@@ -106,7 +106,8 @@ class AMIConnection(service.Service):
         self._open: Any = None  # the connection being prepared or live
         self._live: Any = None  # the synced connection, if any
         self._held: list[tuple[Message, float]] | None = None
-        self._booted: defer.Deferred[None] | None = None
+        self._booted: defer.Deferred[None] | None = None  # only while the resync waits for FullyBooted
+        self._boot_seen = False
         self._waiters: list[defer.Deferred[None]] = []
         self._closed: defer.Deferred[None] | None = None
 
@@ -189,17 +190,22 @@ class AMIConnection(service.Service):
     def _prepare(self, connection: AMIProtocol) -> defer.Deferred[None]:
         self._open = connection
         self._held = []
-        self._booted = booted = defer.Deferred()
+        self._boot_seen = False
         connection.disconnected.addCallback(self._lost, connection)
-        return self._sync(connection, booted).addErrback(self._reject, connection)
+        return self._sync(connection).addErrback(self._reject, connection)
 
     @defer.inlineCallbacks
-    def _sync(self, connection: AMIProtocol, booted: defer.Deferred[None]) -> Generator[Any, Any, None]:
+    def _sync(self, connection: AMIProtocol) -> Generator[Any, Any, None]:
         banner = yield connection.banner.addTimeout(self._action_timeout, self._clock)
         yield connection.login(self._username, self._secret(), md5=self._md5)
         log.info("AMI logged in as %r at %s (%s)", self._username, connection.peer, banner)
-        yield booted.addTimeout(self._action_timeout, self._clock,
-                                onTimeoutCancel=partial(self._not_booted, connection))
+        if not self._boot_seen:
+            # The Deferred exists only while somebody waits on it, so a connection lost earlier
+            # leaves no failed Deferred behind that nobody handles.
+            self._booted = defer.Deferred()
+            yield self._booted.addTimeout(self._action_timeout, self._clock,
+                                          onTimeoutCancel=partial(self._not_booted, connection))
+            self._booted = None
         channels = yield connection.action("CoreShowChannels")
         queues = yield connection.action("QueueStatus")
         self._go_live(connection, Snapshot(channels.events, queues.events, at=self._clock.seconds()))
@@ -238,8 +244,10 @@ class AMIConnection(service.Service):
 
     def _received(self, message: Message, received_at: float) -> None:
         name = message.event
-        if name == "FullyBooted" and self._booted is not None and not self._booted.called:
-            self._booted.callback(None)
+        if name == "FullyBooted" and self._held is not None:
+            self._boot_seen = True
+            if self._booted is not None and not self._booted.called:
+                self._booted.callback(None)
         elif name == "Shutdown":
             log.warning("AMI %s: Asterisk is shutting down (Shutdown: %s, Restart: %s); will reconnect",
                         self._open.peer if self._open is not None else "server",

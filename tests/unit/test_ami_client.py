@@ -830,3 +830,39 @@ def test_a_server_that_never_sends_the_banner_is_dropped_after_the_action_timeou
     asterisk.lose()
     h.clock.advance(2.0)
     assert len(h.endpoint.connections) == 2
+
+
+def test_a_connection_lost_before_the_banner_leaves_no_unhandled_failure():
+    """Found in review: the FullyBooted wait failed with nobody waiting on it, and Twisted logged
+    "Unhandled error in Deferred" (and trial failed tests) when Asterisk closed during a restart."""
+    import gc
+
+    from twisted.internet.endpoints import TCP4ClientEndpoint
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+    from twisted.logger import globalLogPublisher
+
+    from telephony.ami.client import AMIProtocol
+    from telephony.ami.connection import AMIConnection
+
+    clock = Clock()
+    connection = AMIConnection(TCP4ClientEndpoint(clock, "127.0.0.1", 1), clock=clock, username="u",
+                               secret=lambda: "s", on_event=lambda m, t: None, on_resync=lambda s: None)
+    errors = []
+
+    def observe(event):
+        if event.get("isError") or event.get("log_failure"):
+            errors.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        protocol = AMIProtocol(clock, on_event=connection._received)
+        protocol.makeConnection(StringTransport())
+        prepared = connection._prepare(protocol)  # what ClientService calls on each connection
+        prepared.addErrback(lambda failure: None)  # ClientService handles a failed preparation
+        protocol.connectionLost()
+        del prepared
+        gc.collect()
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert errors == []
