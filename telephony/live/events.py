@@ -316,7 +316,8 @@ class SupervisorAlert(DomainEvent):
     ``kind``: ``miss`` (an agent let a call ring out), ``pause`` (the guard paused an agent),
     ``pause_withheld`` (it would have paused him, but he is the last ready member of a queue, or the
     guard only observes), ``long_wait`` (a caller has waited the apology threshold with no agent free),
-    ``race_lost`` (the agent answered in the very moment the guard's hang-up left).
+    ``race_lost`` (the agent answered in the very moment the guard's hang-up left), ``not_sent`` (the
+    link to Asterisk was down when the guard had to act; it acts once the link is back).
     ``caller`` is masked: alerts are shown on boards and written to logs.
     """
 

@@ -83,7 +83,9 @@ class RingGuard:
         self.consecutive: Counter[str] = Counter()
         self._guarded: set[str] = set()  #: offers with a deadline set
         self._decided: dict[str, bool] = {}  #: offers past their deadline: did the guard send a hang-up?
-        self._waiting: set[str] = set()  #: calls with an apology timer set
+        self._waiting: set[str] = set()  #: calls whose wait is (or was) timed: one long_wait alert a call
+        self._redirected: set[str] = set()  #: calls whose caller the guard sent to the overflow
+        self._unsent: list[Command] = []  #: what the AMI link could not carry; sent again once it is back
 
     @property
     def pbx(self) -> str:
@@ -138,11 +140,16 @@ class RingGuard:
                 self._waiting.add(event.linkedid)
                 policy = self.policy(event.queue)
                 decision.timers.append((event.entered_at + policy.apologise_at * policy.cycle_s, ("wait", event.linkedid)))
-        elif isinstance(event, (ev.CallAnswered, ev.CallEnded)):
-            linkedid = event.linkedid if isinstance(event, ev.CallAnswered) else event.call.linkedid
+        elif isinstance(event, ev.CallAnswered):
+            decision.cancels.append(("wait", event.linkedid))
+        elif isinstance(event, ev.CallEnded):
+            linkedid = event.call.linkedid
             if linkedid in self._waiting:
                 self._waiting.discard(linkedid)
                 decision.cancels.append(("wait", linkedid))
+            self._redirected.discard(linkedid)
+        elif isinstance(event, ev.Resynced):
+            self._send_again(decision)
         elif isinstance(event, ev.AgentPaused) and not event.paused:
             self.consecutive[event.agent] = 0
         return decision
@@ -170,7 +177,6 @@ class RingGuard:
         if kind == "offer":
             self._deadline(ident, now, decision)
         elif kind == "wait":
-            self._waiting.discard(ident)
             self._long_wait(ident, now, decision)
         return decision
 
@@ -191,9 +197,19 @@ class RingGuard:
             return
         self._guarded.discard(offer_id)
         policy = self.policy(offer.queue)
-        command = self._take_away(offer, policy) if policy.mode == "act" else None
-        self._decided[offer_id] = command is not None
-        action = "observe" if command is None else ("redirect" if isinstance(command, RedirectCaller) else "hangup")
+        if policy.mode != "act":
+            command, action = None, "observe"
+        elif self._overflows(offer, policy):
+            # One Redirect per caller: a parallel Dial rings several phones out at once.
+            first = offer.linkedid not in self._redirected
+            self._redirected.add(offer.linkedid)
+            o = policy.overflow
+            command = RedirectCaller(offer.caller_channel, o.context, o.exten, o.priority, offer.id,
+                                     offer.linkedid) if first else None
+            action = "redirect"
+        else:
+            command, action = HangupLeg(offer.channel, offer.id, offer.linkedid), "hangup"
+        self._decided[offer_id] = isinstance(command, HangupLeg)
         if command is not None:
             decision.commands.append(command)
         self._miss(offer.linkedid, offer.id, offer.agent, offer.interface, offer.queue, offer.channel,
@@ -238,11 +254,34 @@ class RingGuard:
         if self.consecutive[agent] >= policy.pause_after_misses:
             self._pause(agent, interface, policy, at, caller, linkedid, decision)
 
-    def _take_away(self, offer: Offer, policy: RingPolicy) -> Command:
-        if offer.queue is None and policy.overflow is not None and offer.caller_channel:
-            o = policy.overflow
-            return RedirectCaller(offer.caller_channel, o.context, o.exten, o.priority, offer.id, offer.linkedid)
-        return HangupLeg(offer.channel, offer.id, offer.linkedid)
+    @staticmethod
+    def _overflows(offer: Offer, policy: RingPolicy) -> bool:
+        """A direct call goes to the overflow; a queue call just moves to the next agent."""
+        return offer.queue is None and policy.overflow is not None and bool(offer.caller_channel)
+
+    # -- when the AMI link cannot carry an action -----------------------------------------------------
+
+    def not_sent(self, command: Command, now: float) -> Decision:
+        """The link to Asterisk was down: keep the action for when it is back, and say so."""
+        decision = Decision()
+        if isinstance(command, (HangupLeg, RedirectCaller)):
+            self._decided[command.offer_id] = False  # an answer now is no lost race
+        self._unsent.append(command)
+        what = {HangupLeg: "hang-up", RedirectCaller: "redirect", PauseAgent: "pause"}[type(command)]
+        agent = command.agent if isinstance(command, PauseAgent) else None
+        decision.events.append(ev.SupervisorAlert(
+            self.pbx, now, kind="not_sent", agent=agent, queue=None,
+            linkedid=getattr(command, "linkedid", None), caller=None, since=None,
+            detail=f"the link to Asterisk is down: {what} not sent; sent once the link is back"))
+        return decision
+
+    def _send_again(self, decision: Decision) -> None:
+        unsent, self._unsent = self._unsent, []
+        for command in unsent:
+            if isinstance(command, PauseAgent) or self.still_owned(command):
+                if isinstance(command, HangupLeg):
+                    self._decided[command.offer_id] = True
+                decision.commands.append(command)
 
     def _pause(self, agent: str, interface: str, policy: RingPolicy, now: float, caller: str | None,
                linkedid: str, decision: Decision) -> None:

@@ -16,12 +16,17 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
+from telephony.ami.client import ActionTimeout, ConnectionLost
+from telephony.ami.connection import NotConnected
 from telephony.bus import EventBus
 from telephony.live.events import DomainEvent
 
 from .guard import Command, Decision, HangupLeg, PauseAgent, RedirectCaller, RingGuard, TimerKey
 
 log = logging.getLogger(__name__)
+
+#: failures that mean the action did not (or may not) reach Asterisk
+UNDELIVERED = (NotConnected, ConnectionLost, ActionTimeout)
 
 
 class ActionSender(Protocol):
@@ -99,10 +104,12 @@ class RingGuardService(Service):
             assert isinstance(command, PauseAgent)
             name, fields = "QueuePause", [("Interface", command.interface), ("Paused", True),
                                           ("Reason", command.reason)]
-        # maybeDeferred: "not connected" may be raised or returned failed; either way it is logged
-        maybeDeferred(self.ami.action, name, fields).addErrback(self._failed, name, fields[0][1])
+        # maybeDeferred: "not connected" may be raised or returned failed; either way it is handled
+        maybeDeferred(self.ami.action, name, fields).addErrback(self._failed, command, name, fields[0][1])
 
-    def _failed(self, failure: Failure, name: str, target: str) -> None:
-        # "No such channel" is the race lost by a hair: the caller or the agent was faster;
-        # "not connected" means the guard could not act at all, which the supervisor must know.
+    def _failed(self, failure: Failure, command: Command, name: str, target: str) -> None:
         log.warning("ring guard: %s %s failed: %s", name, target, failure.getErrorMessage())
+        if failure.check(*UNDELIVERED):
+            # Asterisk did not get it (or may not have): try again once the link is back and synced.
+            self._carry_out(self.guard.not_sent(command, self.clock.seconds()))
+        # Anything else ("No such channel") is the race lost by a hair: the caller or the agent won.

@@ -445,3 +445,81 @@ def test_a_leg_not_yet_ringing_in_the_snapshot_is_guarded_once_it_rings_and_its_
     desk.feed(pbx.answer(caller, leg, "support") + pbx.caller_hangs_up(caller, leg))
     (ended,) = desk.of(ev.CallEnded)
     assert (ended.call.outcome, ended.call.answered_by) == ("answered", "1001")
+
+
+def test_a_deadline_while_the_link_is_down_is_acted_on_once_it_is_back():
+    from twisted.internet.defer import fail as failed
+
+    from telephony.ami.connection import NotConnected
+
+    class LinkThatDrops(RecordingAMI):
+        up = True
+
+        def action(self, name, fields=None, *, timeout=None):
+            if not self.up:
+                return failed(NotConnected("AMI is not connected and synced"))
+            return super().action(name, fields, timeout=timeout)
+
+    ami = LinkThatDrops()
+    desk = Desk(ami=ami)
+    desk.agents("support", "1001", "1002")
+    desk.at(1.0)
+    caller, leg = desk.ringing_call()
+    desk.at(14.0)
+    ami.up = False
+    desk.at(16.0)  # the deadline passes while the link is down
+    assert ami.sent == []
+    (alert,) = [a for a in desk.of(ev.SupervisorAlert) if a.kind == "not_sent"]
+    assert "hang-up not sent" in alert.detail
+    desk.at(17.0)
+    ami.up = True
+    desk.live.on_snapshot(list(_core_show(caller, leg, ring_s=16)), [], desk.clock.seconds())
+    assert [(name, fields["Channel"], t - T0) for name, fields, t in ami.sent] == [("Hangup", leg.name, 17.0)]
+    assert len(desk.of(ev.AgentMissed)) == 1, "the miss counts once"
+
+
+def test_an_answer_while_the_link_is_down_is_no_lost_race_and_nothing_is_sent_later():
+    from twisted.internet.defer import fail as failed
+
+    from telephony.ami.connection import NotConnected
+
+    class LinkDown(RecordingAMI):
+        def action(self, name, fields=None, *, timeout=None):
+            return failed(NotConnected("AMI is not connected and synced"))
+
+    desk = Desk(ami=LinkDown())
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    desk.at(15.0)
+    desk.feed(desk.pbx.answer(caller, leg, "support"))  # answered before the link came back
+    # (the guard sends before it publishes, so a refusal on the spot is told first)
+    assert sorted(a.kind for a in desk.of(ev.SupervisorAlert)) == ["miss", "not_sent"]
+    desk.ami.__class__ = RecordingAMI
+    desk.live.on_snapshot([], [], desk.clock.seconds())
+    assert desk.ami.sent == [], "the leg is no longer ringing: nothing to send"
+
+
+def test_one_long_wait_alert_per_call_also_across_queues():
+    desk = Desk()
+    desk.agents("support", "1001")
+    desk.agents("sales", "1003")
+    desk.feed([desk.pbx.member_status("support", "1001", status=2), desk.pbx.member_status("sales", "1003", status=2)])
+    caller, msgs = desk.pbx.caller("13600002222")
+    desk.feed(msgs + desk.pbx.join(caller, "support"))
+    desk.at(26.0)
+    # moved to another queue (a Redirect, as in capture 04): still the same caller, still one alert
+    desk.feed(desk.pbx.join(caller, "sales"))
+    desk.at(120.0)
+    assert [(a.kind, a.queue) for a in desk.of(ev.SupervisorAlert)] == [("long_wait", "support")]
+
+
+def test_a_parallel_dial_ringing_out_redirects_the_caller_once():
+    desk = Desk(RingPolicy(overflow=Overflow(context="from-carrier", exten="4000")))
+    caller, msgs = desk.pbx.caller("13800138000")
+    desk.feed(msgs)
+    first, ringing_first = desk.pbx.offer(caller, "1001", None)
+    second, ringing_second = desk.pbx.offer(caller, "1002", None)
+    desk.feed(ringing_first + ringing_second)
+    desk.at(16.0)
+    assert [(name, fields["Channel"]) for name, fields, _ in desk.ami.sent] == [("Redirect", caller.name)]
+    assert sorted(e.agent for e in desk.of(ev.AgentMissed)) == ["1001", "1002"], "both agents missed it"
