@@ -55,7 +55,7 @@ def apply_snapshot(model: "LiveModel", channels: list[Message], queue_status: li
         call = model.calls[model.channels[uid].linkedid]
         if uid == call.caller_uid and m.get("Application") == "Queue":
             queue_of[call.linkedid] = (m.get("ApplicationData") or "").split(",")[0]
-    for uid, m in listed.items():
+    for uid in listed:
         _restore_leg(model, model.channels[uid], queue_of, at)
     for linkedid, queue in queue_of.items():
         call = model.calls[linkedid]
