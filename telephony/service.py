@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from twisted.application.service import MultiService
+from twisted.application.service import MultiService, Service
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorCore
 
 from telephony.ami.connection import AMIConnection, Snapshot
@@ -29,11 +30,26 @@ from telephony.store.facade import Store
 log = logging.getLogger(__name__)
 
 
+class InOrder(MultiService):
+    """Starts its children in order and stops them in reverse, each after the one before it
+    has finished stopping (MultiService stops them all at once: the store could close under a
+    write still in flight, and the AMI link could still deliver events to stopped consumers)."""
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        Service.stopService(self)
+        for service in reversed(list(self)):
+            try:
+                yield defer.maybeDeferred(service.stopService)
+            except Exception:
+                log.exception("%r did not stop cleanly", service)
+
+
 @dataclass
 class Daemon:
     """The assembled daemon; its parts stay reachable for the demo and for tests."""
 
-    root: MultiService
+    root: InOrder
     config: Config
     model: LiveModel
     bus: EventBus
@@ -70,7 +86,7 @@ def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True) -> 
     guard = RingGuardService(RingGuard(model, config.ring_policy, ZoneInfo(config.timezone), config.shifts), bus,
                              connection, reactor,
                              store=store)
-    root = MultiService()
+    root = InOrder()
     for service in (store, writer, live, guard):
         service.setServiceParent(root)
     if web:

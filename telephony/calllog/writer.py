@@ -44,6 +44,7 @@ class CallLogWriter(Service):
         self._retry: IDelayedCall | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._idle: list[Deferred] = []
+        self._stopping = False
 
     @property
     def backlog(self) -> int:
@@ -74,6 +75,7 @@ class CallLogWriter(Service):
             self._unsubscribe()
             self._unsubscribe = None
         super().stopService()
+        self._stopping = True
         if self._failures == 0:
             return self.idle()
         if self._retry is not None and self._retry.active():
@@ -135,6 +137,12 @@ class CallLogWriter(Service):
 
     def _not_stored(self, failure: Failure, what: str, write: Callable[[], Deferred]) -> None:
         self._in_flight -= 1
+        if self._stopping:
+            # No retry on the way down: the store may be gone, and Ctrl-C must end.
+            log.error("call log: %s not stored while stopping (%s)", what, failure.getErrorMessage())
+            self._drain()
+            self._check_idle()
+            return
         self._pending.appendleft((what, write))
         delay = self.retry_delays[min(self._failures, len(self.retry_delays) - 1)]
         self._failures += 1

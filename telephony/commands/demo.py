@@ -12,12 +12,16 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from twisted.application.service import MultiService, Service
+from twisted.application.service import Service
 
 from telephony.commands.run import load_or_explain, serve
 from telephony.config import Config
 from telephony.logs import setup_logging
+
+if TYPE_CHECKING:
+    from telephony.service import InOrder
 
 log = logging.getLogger("telephony.demo")
 
@@ -31,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=main)
 
 
-def build_demo(config: Config, reactor) -> MultiService:
-    from telephony.service import build_daemon
+def build_demo(config: Config, reactor) -> InOrder:
+    from telephony.service import InOrder, build_daemon
     from telephony.sim.scenarios import scenario
     from telephony.sim.service import SimulatorService
     from telephony.sim.simulator import SimulatedPBX
@@ -52,7 +56,7 @@ def build_demo(config: Config, reactor) -> MultiService:
     preset = scenario(sim_config.scenario)
     sim = SimulatedPBX(reactor, config=preset.config(), users={ami.username: ami.secret()}, seed=sim_config.seed,
                        time_scale=sim_config.time_scale)
-    root = MultiService()
+    root = InOrder()  # the daemon stops before the PBX it watches
     SimulatorService(sim, reactor, port=port, interface=host, scenario=preset).setServiceParent(root)
     build_daemon(config, reactor).root.setServiceParent(root)
     web_host, web_port = config.web.address

@@ -59,7 +59,7 @@ def run_rings(args: argparse.Namespace) -> int:
     try:
         with open_store(config.store.url) as store:
             rows = store.ring_report(args.date, tz=config.timezone, pbx=config.pbx.name,
-                                     rings_allowed=config.rings.allowed)
+                                     rings_allowed=lambda queue: config.ring_policy(queue).allowed)
     except SQLAlchemyError as exc:
         print(f"cannot read the call log: {exc}", file=sys.stderr)
         return 1
@@ -73,7 +73,10 @@ def run_rings(args: argparse.Namespace) -> int:
         writer.writerow([f for f, _ in COLUMNS])
         writer.writerows(table)
         return 0
-    print(f"{config.pbx.name} {args.date} ({config.timezone}) — 三声之内必有应答, N = {config.rings.allowed}")
+    exceptions = {q: config.ring_policy(q).allowed for q in config.queues
+                  if config.ring_policy(q).allowed != config.rings.allowed}
+    print(f"{config.pbx.name} {args.date} ({config.timezone}) — 三声之内必有应答, N = {config.rings.allowed}"
+          + "".join(f", {q}: {n}" for q, n in sorted(exceptions.items())))
     if not table:
         print("no calls that day / 当日无来电")
         return 0

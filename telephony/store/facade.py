@@ -100,7 +100,8 @@ class _Operations:
         """→ list[Alert] not yet acknowledged, newest first."""
         return self._run(alerts.open_alerts, pbx, limit)
 
-    def ring_report(self, day: date, *, tz: str = "Asia/Shanghai", pbx: str | None = None, rings_allowed: int = 3):
+    def ring_report(self, day: date, *, tz: str = "Asia/Shanghai", pbx: str | None = None,
+                    rings_allowed: int | Callable[[str | None], int] = 3):
         """→ list[RingReportRow] for the local day (see ``telephony.store.report``)."""
         return self._run(report.ring_report, day, tz=tz, pbx=pbx, rings_allowed=rings_allowed)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -65,11 +66,14 @@ def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
 
 
 def ring_report(session: Session, day: date, *, tz: str = "Asia/Shanghai", pbx: str | None = None,
-                rings_allowed: int = 3) -> list[RingReportRow]:
+                rings_allowed: int | Callable[[str | None], int] = 3) -> list[RingReportRow]:
     """The report rows for ``day``, ordered by PBX, queue (direct dials last), queue row first, agent.
 
-    Raises ``zoneinfo.ZoneInfoNotFoundError`` for an unknown ``tz``.
+    ``rings_allowed`` is one number for every queue, or the queue's own (``Config.ring_policy``:
+    queues may allow fewer or more rings; ``None`` is the direct dials').  Raises
+    ``zoneinfo.ZoneInfoNotFoundError`` for an unknown ``tz``.
     """
+    allowed = rings_allowed if callable(rings_allowed) else (lambda queue: rings_allowed)
     start, end = day_bounds(day, tz)
     tallies: dict[tuple[str, str | None, str | None], _Tally] = defaultdict(_Tally)
 
@@ -77,7 +81,7 @@ def ring_report(session: Session, day: date, *, tz: str = "Asia/Shanghai", pbx: 
               .join(CallRow, OfferRow.call_id == CallRow.id)
               .where(OfferRow.started_at >= start, OfferRow.started_at < end, CallRow.direction == "inbound"))
     for row_pbx, queue, agent, result, rings in session.execute(_only(offers, CallRow.pbx, pbx)):
-        within = result == "answered" and rings <= rings_allowed
+        within = result == "answered" and rings <= allowed(queue)
         for key in ((row_pbx, queue, agent), (row_pbx, queue, None)):
             tallies[key].offers += 1
             tallies[key].answered_within += int(within)
@@ -100,7 +104,7 @@ def ring_report(session: Session, day: date, *, tz: str = "Asia/Shanghai", pbx: 
             tally = tallies[key]
             tally.calls += 1
             if answered:
-                tally.answered_in_time += int(rings_to_answer <= rings_allowed)
+                tally.answered_in_time += int(rings_to_answer <= allowed(queue))
                 tally.waits.append(wait_s)
 
     return [_row(day, key, tally) for key, tally in sorted(tallies.items(), key=_order)]

@@ -45,3 +45,24 @@ def test_a_bad_date_is_refused_with_the_form_to_use(tmp_path, capsys):
     except SystemExit as exit:
         assert exit.code == 2
     assert "write YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_a_queue_that_allows_fewer_rings_is_judged_by_its_own_rule(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    upgrade(url)
+    with open_store(url) as store:
+        for call, _ in calls_from_capture(capture_path("21-")):
+            store.save_call(call)
+    base = config_for(tmp_path, url)
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(open(base, encoding="utf-8").read() + "queues:\n  sales:\n    rings:\n      allowed: 1\n",
+                      encoding="utf-8")
+
+    def sales_row(config: str) -> dict:
+        assert main(["report", "rings", "--date", "2026-11-29", "--config", config, "--format", "json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return next(r for r in rows if r["queue"] == "sales" and r["agent"] is None)
+
+    lenient, strict_row = sales_row(base), sales_row(str(strict))
+    assert strict_row["answered_within"] < lenient["answered_within"]
+    assert strict_row["offers"] == lenient["offers"]

@@ -118,3 +118,31 @@ def test_idle_fires_once_everything_is_stored_and_stopping_waits_for_it():
     assert idle.called and store.written
     bus.publish(pause("1002", True, "午休"))
     assert writer.stopService().called
+
+
+def test_stopping_while_a_write_fails_does_not_hang_and_names_what_was_lost(caplog):
+    from twisted.internet.defer import Deferred
+
+    from telephony.service import InOrder
+
+    class SlowStore(FlakyStore):
+        def __init__(self):
+            super().__init__()
+            self.in_flight: list[Deferred] = []
+
+        def record_agent_event(self, pbx, agent, kind, at, source, *, queue=None, linkedid=None, reason=None):
+            self.in_flight.append(Deferred())
+            return self.in_flight[-1]
+
+    store = SlowStore()
+    clock, bus = Clock(), EventBus()
+    writer = CallLogWriter(store, bus, clock, guard_reasons=lambda: set())
+    root = InOrder()
+    writer.setServiceParent(root)
+    root.startService()
+    bus.publish(pause("1001", True, "午休"))
+    stopped = root.stopService()
+    assert not stopped.called, "the writer waits for the write under way"
+    store.in_flight[0].errback(TimeoutError("database is locked"))
+    assert stopped.called and len(store.in_flight) == 1, "no retry on the way down"
+    assert "pause default/1001/support not stored while stopping" in caplog.text
