@@ -239,13 +239,20 @@ def test_a_direct_call_without_overflow_has_its_leg_hung_up():
 
 
 def test_a_callback_ringing_the_agent_first_is_not_guarded():
+    from tests.amiscript import Leg, event
+
     desk = Desk()
-    leg_messages = Pbx()
-    agent_leg, msgs = leg_messages.caller("1002", "Agent 1002")  # an Originate: the first channel is the agent
-    agent_leg.name = agent_leg.name.replace("carrier", "1002")
-    desk.feed([m for m in msgs])
+    # An Originate (capture 06): the agent's leg is the call's first channel, dialled from no channel
+    agent = Leg("1795367052.10", "1795367052.10", "PJSIP/1002-0000000a", "1002", "Agent 1002")
+    desk.feed([event("Newchannel", *agent.headers(), ("Context", "agents"), ("Exten", "s")),
+               event("DialBegin", *agent.headers("Dest"), ("DialString", "1002"))])
+    agent.state = 5
+    desk.feed([event("Newstate", *agent.headers())])
     desk.at(60.0)
-    assert desk.ami.sent == [] and desk.of(ev.RingDeadline) == []
+    (ringing, *_) = desk.of(ev.AgentRinging)
+    assert (ringing.agent, ringing.queue, ringing.caller_channel) == ("1002", None, None)
+    assert desk.model.calls["1795367052.10"].direction == "outbound"
+    assert desk.ami.sent == [] and desk.of(ev.RingDeadline) == [] and desk.of(ev.AgentMissed) == []
 
 
 def test_long_wait_with_no_free_agent_alerts_the_supervisor_once():
