@@ -131,6 +131,9 @@ class Queue(_Strict):
 class PBX(_Strict):
     name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     ami: AMI
+    #: the agents' endpoints (extensions).  Without it, queue members and short all-digit endpoint
+    #: names are agents; list them when a trunk has a short numeric name too.
+    agents: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]] = []
 
 
 class Store(_Strict):

@@ -15,14 +15,14 @@ import logging
 import os
 import re
 from datetime import datetime, timezone, tzinfo
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from twisted.internet.task import Clock
 
 from telephony.ami.capture import Record, read_capture
 from telephony.ami.protocol import Framer, Message, ProtocolError
 from telephony.bus import EventBus
-from telephony.config import RingPolicy
+from telephony.config import RingPolicy, Shift
 from telephony.live.events import CallEnded, CallSummary, DomainEvent
 from telephony.live.model import LiveModel
 from telephony.live.service import LiveService
@@ -80,11 +80,12 @@ def received_messages(records: list[Record]) -> Iterator[tuple[float, Message]]:
             yield record.t, message
 
 
-def replay_events(records: list[Record], model: LiveModel, *, guard_tz: tzinfo | None = None) -> Iterator[DomainEvent]:
+def replay_events(records: list[Record], model: LiveModel, *, guard_tz: tzinfo | None = None,
+                  shifts: Sequence[Shift] = ()) -> Iterator[DomainEvent]:
     """Every domain event the daemon would publish for this capture, in order.
 
     With ``guard_tz`` the ring guard runs in observe mode (``guard_tz`` is the call centre's zone,
-    for its per-day counts).
+    for its per-day and per-shift counts).
     """
     t0 = capture_start(records)
     clock = Clock()
@@ -99,7 +100,7 @@ def replay_events(records: list[Record], model: LiveModel, *, guard_tz: tzinfo |
         def observe(queue: str | None) -> RingPolicy:
             return model.policy(queue).model_copy(update={"mode": "observe"})
 
-        guard = RingGuardService(RingGuard(model, observe, guard_tz), bus, ami=None, clock=clock)
+        guard = RingGuardService(RingGuard(model, observe, guard_tz, shifts), bus, ami=None, clock=clock)
         guard.startService()
     last = records[-1].t if records else 0.0
     for t, message in received_messages(records):

@@ -64,7 +64,7 @@ class Daemon:
 
 
 def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True) -> Daemon:
-    model = LiveModel(config.pbx.name, policy=config.ring_policy)
+    model = LiveModel(config.pbx.name, policy=config.ring_policy, agent_endpoints=config.pbx.agents)
     bus = EventBus()
     live = LiveService(model, bus, reactor)
     store = Store(config.store.url, reactor=reactor, threads=config.store.threads)

@@ -30,22 +30,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    pbx, policy, tz = "default", None, "Asia/Shanghai"
+    pbx, policy, tz, shifts, agents = "default", None, "Asia/Shanghai", [], []
     if args.config:
         try:
             config = load_config(args.config)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return 2
-        pbx, policy, tz = config.pbx.name, config.ring_policy, config.timezone
-    model = LiveModel(args.pbx or pbx, policy=policy)
+        pbx, policy, tz, shifts, agents = (config.pbx.name, config.ring_policy, config.timezone, config.shifts,
+                                           config.pbx.agents)
+    model = LiveModel(args.pbx or pbx, policy=policy, agent_endpoints=agents)
     try:
         records = read_capture(args.capture)
     except (OSError, CaptureError) as exc:
         print(f"telephony replay: {exc}", file=sys.stderr)
         return 1
     t0 = capture_start(records)
-    for event in replay_events(records, model, guard_tz=ZoneInfo(tz) if args.guard else None):
+    for event in replay_events(records, model, guard_tz=ZoneInfo(tz) if args.guard else None, shifts=shifts):
         if isinstance(event, ev.CallEnded):
             print(json.dumps(call_as_json(event.call, t0), ensure_ascii=False))
         elif isinstance(event, GUARD_EVENTS):

@@ -16,11 +16,13 @@ def board(model: LiveModel, now: float, *, mask: Callable[[str | None], str | No
     queues = []
     for name in sorted(model.queues):
         queue = model.queues[name]
-        waiting = sorted(queue.entries.values(), key=lambda e: e.position)
+        waiting = [_waiting(model, e.linkedid, e.position, e.joined_at, now, mask)
+                   for e in sorted(queue.entries.values(), key=lambda e: e.position)]
         queues.append({
             "name": name,
-            "waiting": [_waiting(model, entry.linkedid, entry.position, entry.joined_at, now, mask) for entry in waiting],
-            "longest_wait_s": round(max((now - e.joined_at for e in waiting), default=0.0), 1),
+            "waiting": waiting,
+            # what the caller lived through: from the call's first ring, like each row
+            "longest_wait_s": max((row["waiting_s"] for row in waiting), default=0.0),
             "members": [
                 {"agent": m.agent, "name": m.name, "interface": m.interface, "status": m.status,
                  "paused": m.paused, "reason": m.reason}

@@ -80,6 +80,7 @@ class RingGuard:
         self.shifts = tuple(shifts)
         self.misses_today: Counter[tuple[date, str]] = Counter()
         self.misses_by_shift: Counter[tuple[date, str, str]] = Counter()  #: (day the shift began, shift, agent)
+        self._counted_day: date | None = None
         self.consecutive: Counter[str] = Counter()
         self._guarded: set[str] = set()  #: offers with a deadline set
         self._decided: dict[str, bool] = {}  #: offers past their deadline: did the guard send a hang-up?
@@ -110,7 +111,14 @@ class RingGuard:
         return local.date(), ""
 
     def _count_miss(self, agent: str, at: float) -> None:
-        self.misses_today[(self.day(at), agent)] += 1
+        today = self.day(at)
+        if self._counted_day != today:
+            # Counts older than yesterday can no longer change (a shift lasts a day at most).
+            self._counted_day = today
+            for counts in (self.misses_today, self.misses_by_shift):
+                for key in [k for k in counts if (today - k[0]).days > 1]:
+                    del counts[key]
+        self.misses_today[(today, agent)] += 1
         self.misses_by_shift[(*self.shift(at), agent)] += 1
 
     def restore_misses(self, misses: list[tuple[str, float]]) -> None:

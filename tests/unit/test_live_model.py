@@ -195,3 +195,16 @@ def test_resync_closes_calls_that_died_while_away():
     (ended,) = [e.call for e in out if isinstance(e, ev.CallEnded)]
     assert (ended.outcome, ended.answered_by, ended.caller_name) == ("incomplete", "1001", "张三")
     assert model.calls == {} and model.channels == {}
+
+
+def test_listing_the_agents_keeps_a_trunk_with_a_numeric_name_a_trunk():
+    from tests.amiscript import Pbx
+
+    def direction(model: LiveModel) -> str:
+        _, messages = Pbx().caller("13800138000")
+        for message in messages:  # the carrier's endpoint is called 5000
+            model.apply(Message(message.raw.replace(b"PJSIP/carrier-", b"PJSIP/5000-")), 1.0)
+        return next(iter(model.calls.values())).direction
+
+    assert direction(LiveModel()) == "outbound", "an all-digit endpoint looks like an agent by default"
+    assert direction(LiveModel(agent_endpoints=["1001", "1002"])) == "inbound"

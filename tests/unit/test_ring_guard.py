@@ -530,3 +530,12 @@ def test_a_parallel_dial_ringing_out_redirects_the_caller_once():
     desk.at(16.0)
     assert [(name, fields["Channel"]) for name, fields, _ in desk.ami.sent] == [("Redirect", caller.name)]
     assert sorted(e.agent for e in desk.of(ev.AgentMissed)) == ["1001", "1002"], "both agents missed it"
+
+
+def test_miss_counts_of_past_days_are_let_go():
+    guard = RingGuard(LiveModel(), lambda queue: RingPolicy(), ZoneInfo("Asia/Shanghai"))
+    for days_ago in (5, 4, 3, 2, 1, 0):
+        guard.restore_misses([("1001", T0 - days_ago * 86400)])
+    guard._count_miss("1001", T0)
+    assert sorted(d.day for d, _ in guard.misses_today) == sorted({guard.day(T0 - 86400).day, guard.day(T0).day})
+    assert guard.misses_today[(guard.day(T0), "1001")] == 2
