@@ -314,34 +314,34 @@ class LiveModel:
             queue = self.queues[name] = Queue(name)
         return queue
 
-    def _agentcalled(self, m: Message, at: float) -> None:
+    def _queue_offer(self, m: Message, at: float) -> Offer | None:
+        """The offer an app_queue event (AgentCalled, AgentConnect) is about, opened if new."""
         dest = self.channels.get(m.get("DestUniqueid") or "")
+        offer = self.offers.get(dest.uniqueid) if dest is not None else None
+        if offer is not None or dest is None:
+            return offer
         call = self.calls.get(m.get("Linkedid") or "")
         interface = m.get("Interface") or ""
-        if dest is None or call is None or not interface:
-            return
+        if call is None or not interface:
+            return None
         queue = m.get("Queue") or None
         member = self.member(queue, interface, m.get("MemberName")) if queue else None
-        if dest.uniqueid not in self.offers:  # a resync may have restored it already
-            self.open_offer(call, dest, interface=interface, queue=queue, at=at,
-                            caller_channel=m.get("Channel"), agent=member.agent if member else None)
+        return self.open_offer(call, dest, interface=interface, queue=queue, at=at,
+                               caller_channel=m.get("Channel"), agent=member.agent if member else None)
+
+    def _agentcalled(self, m: Message, at: float) -> None:
+        # (a resync may have restored the offer already: then this only confirms it rings)
+        if self._queue_offer(m, at) is None:
+            return
+        dest = self.channels[m["DestUniqueid"]]
         if m.get("DestChannelState") == "5" or dest.ringing_at is not None:
             self._leg_ringing(dest, at)
 
     def _agentconnect(self, m: Message, at: float) -> None:
-        offer = self.offers.get(m.get("DestUniqueid") or "")
-        if offer is None:
-            # The offer began while we were not looking; the answer still happened.
-            dest = self.channels.get(m.get("DestUniqueid") or "")
-            call = self.calls.get(m.get("Linkedid") or "")
-            interface = m.get("Interface") or ""
-            if dest is None or call is None or not interface:
-                return
-            queue = m.get("Queue") or None
-            member = self.member(queue, interface, m.get("MemberName")) if queue else None
-            offer = self.open_offer(call, dest, interface=interface, queue=queue, at=at,
-                                    caller_channel=m.get("Channel"), agent=member.agent if member else None)
-        self._offer_answered(offer, at)
+        # An offer that began while we were not looking is opened now: the answer still happened.
+        offer = self._queue_offer(m, at)
+        if offer is not None:
+            self._offer_answered(offer, at)
 
     def _agentringnoanswer(self, m: Message, at: float) -> None:
         offer = self.offers.get(m.get("DestUniqueid") or "")
