@@ -67,12 +67,6 @@ def run_simulator(args: argparse.Namespace) -> None:
             ring_start.setdefault(channel, reactor.seconds())
 
     sim.tap(watch)
-    serve = sim.actions.handle_action
-
-    def handle_action(session, action) -> None:
-        if (action.action or "").lower() == "hangup":
-            hangups.setdefault(action.get("Channel") or "", reactor.seconds())
-        serve(session, action)
 
     class Timed:
         """The simulator's action handler, noting when each Hangup arrives; the calls start

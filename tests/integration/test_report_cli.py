@@ -17,12 +17,19 @@ def config_for(tmp_path, url: str) -> str:
     return str(path)
 
 
-def test_ring_report_for_the_busy_hour(tmp_path, capsys):
+def busy_hour_log(tmp_path) -> str:
+    """A call log holding the 40 calls of the busy-hour capture; its URL."""
     url = f"sqlite:///{tmp_path / 'log.db'}"
     upgrade(url)
     with open_store(url) as store:
         for call, _ in calls_from_capture(capture_path("21-")):
             store.save_call(call)
+    return url
+
+
+def test_ring_report_for_the_busy_hour(tmp_path, capsys):
+    url = busy_hour_log(tmp_path)
+    with open_store(url) as store:
         store.record_agent_event("default", "1003", "miss", 1795914536.0, "guard", queue="sales", linkedid="x")
     config = config_for(tmp_path, url)
     assert main(["report", "rings", "--date", "2026-11-29", "--config", config, "--format", "json"]) == 0
@@ -48,12 +55,7 @@ def test_a_bad_date_is_refused_with_the_form_to_use(tmp_path, capsys):
 
 
 def test_a_queue_that_allows_fewer_rings_is_judged_by_its_own_rule(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'log.db'}"
-    upgrade(url)
-    with open_store(url) as store:
-        for call, _ in calls_from_capture(capture_path("21-")):
-            store.save_call(call)
-    base = config_for(tmp_path, url)
+    base = config_for(tmp_path, busy_hour_log(tmp_path))
     strict = tmp_path / "strict.yaml"
     strict.write_text(open(base, encoding="utf-8").read() + "queues:\n  sales:\n    rings:\n      allowed: 1\n",
                       encoding="utf-8")
