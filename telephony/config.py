@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["Config", "ConfigError", "ConfigProblem", "RingPolicy", "load_config", "parse_config"]
+__all__ = ["Config", "ConfigError", "ConfigProblem", "RingPolicy", "load_config", "parse_config", "secret_problems"]
 
 
 class _Strict(BaseModel):
@@ -26,15 +26,11 @@ class _Strict(BaseModel):
 
 
 def _host_port(value: str, what: str) -> tuple[str, int]:
+    """``HOST:PORT``; port 0 means any free port (the demo's simulator)."""
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{what} must be HOST:PORT, e.g. 127.0.0.1:5038")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{what} must be HOST:PORT, e.g. 127.0.0.1:5038 (port 0: any free port)")
     return host, int(port)
-
-
-class Reconnect(_Strict):
-    initial_delay_s: float = Field(1.0, gt=0)
-    max_delay_s: float = Field(30.0, gt=0)
 
 
 class AMI(_Strict):
@@ -47,13 +43,21 @@ class AMI(_Strict):
     ping_interval_s: float = Field(20.0, gt=0)
     ping_timeout_s: float = Field(10.0, gt=0)
     action_timeout_s: float = Field(10.0, gt=0)
-    reconnect: Reconnect = Reconnect()
+    #: the guard is blind while the link is down: retry soon, never waiting longer than the cap
+    reconnect_initial_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(2.0, gt=0)
+    #: bounds on what one resync may hold (a list reply, the events that arrive meanwhile)
+    max_resync_events: int = Field(200_000, ge=1000)
+    max_resync_mb: float = Field(128.0, gt=0)
 
     @model_validator(mode="after")
     def _one_secret_source(self) -> "AMI":
         if (self.secret_env is None) == (self.secret_file is None):
             raise ValueError("give exactly one of secret_env (an environment variable name) "
                              "or secret_file (a path); secrets are never written in the config")
+        if self.reconnect_initial_s > self.reconnect_max_s:
+            raise ValueError(f"reconnect_initial_s ({self.reconnect_initial_s:g}) is above reconnect_max_s "
+                             f"({self.reconnect_max_s:g})")
         return self
 
     def secret(self) -> str:
@@ -65,10 +69,15 @@ class AMI(_Strict):
                                                  "(ami.secret_env) is not set", "export it before starting")])
             return value
         try:
-            return Path(self.secret_file).read_text(encoding="utf-8").strip()  # type: ignore[arg-type]
+            value = Path(self.secret_file).read_text(encoding="utf-8").strip()  # type: ignore[arg-type]
         except OSError as exc:
-            raise ConfigError([ConfigProblem(None, None, f"cannot read ami.secret_file: {exc.strerror}",
+            raise ConfigError([ConfigProblem(None, None, f"cannot read ami.secret_file {self.secret_file}: "
+                                             f"{exc.strerror}",
                                              "point it at a readable file holding only the secret")]) from None
+        if not value:
+            raise ConfigError([ConfigProblem(None, None, f"ami.secret_file {self.secret_file} is empty",
+                                             "write the AMI secret into it")])
+        return value
 
 
 class Overflow(_Strict):
@@ -139,6 +148,17 @@ class PBX(_Strict):
 class Store(_Strict):
     url: str = "sqlite:///var/telephony.db"
     threads: int = Field(4, ge=1, le=64)
+    #: a hung database must not hang the daemon: nothing waits on it longer than these
+    connect_timeout_s: float = Field(5.0, gt=0)
+    statement_timeout_s: float = Field(10.0, gt=0)
+    stop_timeout_s: float = Field(5.0, gt=0)
+    #: writes the store could not take (a backlog past max_pending, or unwritten at stop) wait here;
+    #: ``{pbx}`` is the PBX's name
+    journal: str = "var/journal-{pbx}.jsonl"
+    max_pending: int = Field(10_000, ge=1)
+
+    def journal_path(self, pbx: str) -> str:
+        return self.journal.replace("{pbx}", pbx)
 
 
 def _valid_listen(value: str) -> str:
@@ -242,6 +262,24 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError([ConfigProblem(name, None, f"not UTF-8 text (byte {exc.start})",
                                          "save the file as UTF-8")]) from None
     return parse_config(text, name)
+
+
+def secret_problems(config: Config) -> list[ConfigProblem]:
+    """Whether the AMI secret can be read now, as the daemon will at start (the problems name the
+    line of ``secret_env``/``secret_file`` when the config came from a file)."""
+    try:
+        config.pbx.ami.secret()
+    except ConfigError as exc:
+        key = "secret_env" if config.pbx.ami.secret_env is not None else "secret_file"
+        line = None
+        if config.source is not None:
+            try:
+                line = _line_of(yaml.compose(Path(config.source).read_text(encoding="utf-8"), Loader=yaml.SafeLoader),
+                                ["pbx", "ami", key])
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                line = None
+        return [ConfigProblem(config.source, line, p.what, p.fix) for p in exc.problems]
+    return []
 
 
 def parse_config(text: str, name: str = "<config>") -> Config:

@@ -2,6 +2,8 @@
 (logs, alerts, the demo page)."""
 from __future__ import annotations
 
+import re
+
 
 def mask_number(number: str | None) -> str | None:
     """``13800138000`` → ``138****8000``: enough to tell calls apart, not enough to call back.
@@ -14,3 +16,41 @@ def mask_number(number: str | None) -> str | None:
         return number
     keep_head = 3 if len(number) >= 10 else 2
     return number[:keep_head] + "*" * (len(number) - keep_head - 4) + number[-4:]
+
+
+_LONG_DIGITS = re.compile(r"\d{7,}")
+_QUOTED = re.compile(r"""("[^"]*"|'[^']*'|\([^)]*\)=\([^)]*\))""")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as a log line may show it: what failed and why, never the values involved.
+
+    Database errors carry the row they tried to write (SQLAlchemy's ``[parameters: …]``, PostgreSQL's
+    ``DETAIL: Key (caller)=(13800138000)`` or ``Failing row contains (…)``): for those the driver's
+    error class, its first line, its SQLSTATE and the constraint or table are kept.  Every message
+    keeps its first line only, with quoted text dropped and long digit runs masked.
+    """
+    from sqlalchemy.exc import StatementError
+
+    orig = exc.orig if isinstance(exc, StatementError) else None
+    if orig is None:
+        return f"{type(exc).__name__}: {_scrub(_first_line(exc))}"
+    diag = getattr(orig, "diag", None)
+    details = [_scrub(getattr(diag, "message_primary", None) or _first_line(orig))]
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        details.append(f"SQLSTATE {sqlstate}")
+    for attr, label in (("constraint_name", "constraint"), ("table_name", "table")):
+        value = getattr(diag, attr, None) if diag is not None else None
+        if value:
+            details.append(f"{label} {value}")
+    return f"{type(orig).__name__}: " + "; ".join(d for d in details if d)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).split("\n[SQL", 1)[0].strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _scrub(text: str) -> str:
+    return _LONG_DIGITS.sub(lambda m: mask_number(m.group()) or "", _QUOTED.sub("…", text))

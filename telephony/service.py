@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from twisted.application.service import MultiService, Service
@@ -18,9 +19,9 @@ from twisted.internet.interfaces import IReactorCore
 
 from telephony.ami.connection import AMIConnection, Snapshot
 from telephony.bus import EventBus
+from telephony.calllog.journal import Journal
 from telephony.calllog.writer import CallLogWriter
 from telephony.config import Config
-from telephony.live import events as ev
 from telephony.live.model import LiveModel
 from telephony.live.service import LiveService
 from telephony.rings.guard import RingGuard
@@ -38,7 +39,8 @@ class InOrder(MultiService):
     @defer.inlineCallbacks
     def stopService(self):
         Service.stopService(self)
-        for service in reversed(list(self)):
+        # Only what started: after a failed start, the services after the failing one never ran.
+        for service in [s for s in reversed(list(self)) if s.running]:
             try:
                 yield defer.maybeDeferred(service.stopService)
             except Exception:
@@ -57,41 +59,46 @@ class Daemon:
     connection: AMIConnection
     guard: RingGuardService
     writer: CallLogWriter
+    web: Any = None  #: the WebService, when the daemon serves its pages
 
     def writer_idle(self):
         """A Deferred that fires once everything seen so far is in the store."""
         return self.writer.idle()
 
 
-def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True) -> Daemon:
+def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True, web_fallback: bool = False) -> Daemon:
+    """The daemon for ``config``; ``web_fallback``: serve the pages on a free port if theirs is taken."""
     model = LiveModel(config.pbx.name, policy=config.ring_policy, agent_endpoints=config.pbx.agents)
     bus = EventBus()
     live = LiveService(model, bus, reactor)
-    store = Store(config.store.url, reactor=reactor, threads=config.store.threads)
+    settings = config.store
+    store = Store(settings.url, reactor=reactor, threads=settings.threads, connect_timeout_s=settings.connect_timeout_s,
+                  statement_timeout_s=settings.statement_timeout_s, stop_timeout_s=settings.stop_timeout_s)
 
     def guard_reasons() -> set[str]:
         return {config.ring_policy(q).pause_reason for q in (None, *config.queues)}
 
-    writer = CallLogWriter(store, bus, reactor, guard_reasons=guard_reasons)
+    writer = CallLogWriter(store, bus, reactor, guard_reasons=guard_reasons,
+                           journal=Journal(settings.journal_path(config.pbx.name)), max_pending=settings.max_pending,
+                           max_in_flight=settings.threads, stall_after_s=settings.statement_timeout_s,
+                           stop_timeout_s=settings.stop_timeout_s)
 
     def resynced(snapshot: Snapshot) -> None:
         live.on_snapshot(list(snapshot.channels), list(snapshot.queue_status), snapshot.at)
 
-    def disconnected(reason: str) -> None:
-        log.warning("AMI connection to %s:%s lost: %s", config.pbx.ami.host, config.pbx.ami.port, reason)
-        bus.publish(ev.PbxLink(config.pbx.name, reactor.seconds(), state="disconnected", detail=reason))
-
     connection = AMIConnection.from_config(config.pbx.ami, reactor=reactor, on_event=live.on_ami_event,
-                                           on_resync=resynced, on_disconnect=disconnected)
+                                           on_resync=resynced, on_disconnect=live.on_link_lost)
     guard = RingGuardService(RingGuard(model, config.ring_policy, ZoneInfo(config.timezone), config.shifts), bus,
                              connection, reactor,
                              store=store)
     root = InOrder()
     for service in (store, writer, live, guard):
         service.setServiceParent(root)
+    pages = None
     if web:
         from telephony.desktop.service import WebService  # the web layer is optional (e.g. a headless follower)
 
-        WebService.from_config(config, model=model, bus=bus, clock=reactor, store=store).setServiceParent(root)
+        pages = WebService.from_config(config, model=model, bus=bus, clock=reactor, store=store, fallback=web_fallback)
+        pages.setServiceParent(root)
     connection.setServiceParent(root)
-    return Daemon(root, config, model, bus, store, connection, guard, writer)
+    return Daemon(root, config, model, bus, store, connection, guard, writer, pages)

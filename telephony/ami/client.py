@@ -19,10 +19,14 @@ Failure modes, all of which end in a fired Deferred (nothing hangs):
   every action asked for afterwards;
 * bytes that cannot be AMI (no banner, an over-long line or message) → logged without their
   content (so never a secret) and the connection is aborted;
+* a list that grows past ``max_list_events`` events or ``max_list_bytes`` bytes without its
+  ``Complete`` → the same: a peer that never ends a list must not grow the daemon without end;
 * a silent peer (socket open, no bytes) → :meth:`AMIProtocol.start_keepalive` aborts it.
 
 Time comes from the injected clock: ``received_at`` is ``clock.seconds()`` when the bytes arrived
-(Asterisk's ``timestampevents`` is off, so arrival is the only time there is).
+(Asterisk's ``timestampevents`` is off, so arrival is the only time there is).  ``last_received_at``
+is the last time any byte arrived: AMI is one ordered stream, so everything Asterisk sent before
+then has been seen, and a channel with no ``Hangup`` by then was alive then.
 """
 from __future__ import annotations
 
@@ -55,6 +59,9 @@ EventCallback = Callable[[Message, float], None]
 
 #: ``Response`` values that mean the action was carried out.
 _OK_RESPONSES = frozenset({"success", "goodbye", "follows"})
+#: Bounds on one list reply (``CoreShowChannels`` of a very busy PBX: ~1 KiB per channel).
+DEFAULT_MAX_LIST_EVENTS = 200_000
+DEFAULT_MAX_LIST_BYTES = 128 * 1024 * 1024
 
 
 class AMIError(Exception):
@@ -104,6 +111,7 @@ class _Pending:
     timer: IDelayedCall
     response: Message | None = None  # set once a list's "EventList: start" arrived
     events: list[Message] = field(default_factory=list)
+    size: int = 0  # bytes of ``events``
 
 
 class AMIProtocol(protocol.Protocol):
@@ -115,10 +123,15 @@ class AMIProtocol(protocol.Protocol):
         *,
         action_timeout: float = 10.0,
         on_event: EventCallback | None = None,
+        max_list_events: int = DEFAULT_MAX_LIST_EVENTS,
+        max_list_bytes: int = DEFAULT_MAX_LIST_BYTES,
     ) -> None:
         self.clock = clock
         self.action_timeout = action_timeout
         self.on_event = on_event
+        self.max_list_events = max_list_events
+        self.max_list_bytes = max_list_bytes
+        self.last_received_at: float | None = None
         #: Fires with the banner line (``Asterisk Call Manager/11.0.0``); fails with
         #: :class:`ConnectionLost` if the connection ends first.
         self.banner: defer.Deferred[str] = defer.Deferred()
@@ -143,7 +156,7 @@ class AMIProtocol(protocol.Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._closing is not None:
             return  # bytes already in flight after we decided to abort
-        received_at = self.clock.seconds()
+        received_at = self.last_received_at = self.clock.seconds()
         try:
             messages = self._framer.feed(data)
         except ProtocolError as exc:
@@ -159,6 +172,8 @@ class AMIProtocol(protocol.Protocol):
             self.banner.callback(self._framer.banner)
         for message in messages:
             self._dispatch(message, received_at)
+            if self._closing is not None:
+                return
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self._gone = self._closing or reason.getErrorMessage()
@@ -308,8 +323,16 @@ class AMIProtocol(protocol.Protocol):
         if (event.get("EventList") or "").lower() == "complete":
             assert entry.response is not None
             self._settle(event.action_id or "", result=ActionResult(entry.response, tuple(entry.events), event))
-        else:
-            entry.events.append(event)
+            return
+        entry.events.append(event)
+        entry.size += len(event.raw)
+        if len(entry.events) > self.max_list_events or entry.size > self.max_list_bytes:
+            log.warning("AMI %s: the %s list passed its bound (%d events, %d bytes; at most %d / %d) without "
+                        "its Complete; closing the connection", self.peer, entry.name, len(entry.events),
+                        entry.size, self.max_list_events, self.max_list_bytes)
+            self.abort(f"{entry.name} list past its bound of {self.max_list_events} events / "
+                       f"{self.max_list_bytes} bytes")
+            entry.events.clear()  # let the memory go now, not when the socket is gone
 
     def _emit(self, event: Message, received_at: float) -> None:
         if self.on_event is None:

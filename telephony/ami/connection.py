@@ -17,38 +17,56 @@ connection is made, ``prepareConnection`` does, in order:
 Only then is the connection *synced*: :meth:`AMIConnection.action` refuses at once with
 :class:`NotConnected` whenever there is no synced connection, because an action queued for later
 (a ring guard's ``Hangup``) would act on a world that has moved on.  Every disconnect calls
-``on_disconnect(reason)`` and fails the pending actions with ``ConnectionLost``; ``Event:
-Shutdown`` (Asterisk going away) is logged, and the close that follows triggers the reconnect.
+``on_disconnect(reason, last_heard_at)`` (the last time bytes arrived on the lost connection, None
+if none did) and fails the pending actions with ``ConnectionLost``; ``Event: Shutdown`` (Asterisk
+going away) is logged, and the close that follows triggers the reconnect.
 
-Held events are bounded by time: a resync that does not finish within its timeouts drops the
-connection and the held events with it.
+While the link is down the guard is blind, so reconnecting is quick and its wait is capped: retry
+after ``initial_delay`` doubling up to ``max_delay`` (2 s by default), each delay drawn between half
+and all of that (jitter, so that daemons following one PBX do not reconnect in step after it
+restarts).  When the link is synced again the blind span is logged.
+
+Held events are bounded by time (a resync that does not finish within its timeouts drops the
+connection), by count and by bytes (``max_held_events``/``max_held_bytes``, the same bounds as for
+one list reply): past either bound the connection is a protocol error, dropped with the held events,
+and made again.
 """
 from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
 from automat import NoTransition
 from twisted.application import service
-from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.internet import ClientService
 from twisted.internet import defer, protocol
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IProtocol, IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .client import AMIError, AMIProtocol, ActionResult, ConnectionLost, Fields, LoginFailed
+from .client import (DEFAULT_MAX_LIST_BYTES, DEFAULT_MAX_LIST_EVENTS, AMIError, AMIProtocol, ActionResult,
+                     ConnectionLost, Fields, LoginFailed)
 from .protocol import Message
 
 if TYPE_CHECKING:
     from telephony.config import AMI
 
-__all__ = ["AMIConnection", "NotConnected", "Snapshot"]
+__all__ = ["AMIConnection", "NotConnected", "Snapshot", "capped_backoff"]
 
 log = logging.getLogger(__name__)
+
+
+def capped_backoff(initial: float, cap: float, *, rng: Callable[[], float] = random.random) -> Callable[[int], float]:
+    """Seconds to wait before retry number ``attempt`` (0, 1, …): ``initial × 2^attempt`` capped at
+    ``cap``, then scaled by a random factor in [0.5, 1) so that it never exceeds ``cap``."""
+    def delay(attempt: int) -> float:
+        return min(cap, initial * 2 ** min(attempt, 32)) * (0.5 + rng() / 2)
+    return delay
 
 
 class NotConnected(AMIError):
@@ -77,12 +95,14 @@ class AMIConnection(service.Service):
         md5: bool = True,
         on_event: Callable[[Message, float], None],
         on_resync: Callable[[Snapshot], None],
-        on_disconnect: Callable[[str], None] = lambda reason: None,
+        on_disconnect: Callable[[str, float | None], None] = lambda reason, last_heard_at: None,
         ping_interval: float = 20.0,
         ping_timeout: float = 10.0,
         action_timeout: float = 10.0,
-        initial_delay: float = 1.0,
-        max_delay: float = 30.0,
+        initial_delay: float = 0.5,
+        max_delay: float = 2.0,
+        max_held_events: int = DEFAULT_MAX_LIST_EVENTS,
+        max_held_bytes: int = DEFAULT_MAX_LIST_BYTES,
     ) -> None:
         self._clock = clock
         self._username = username
@@ -94,18 +114,24 @@ class AMIConnection(service.Service):
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._action_timeout = action_timeout
+        self._max_held_events = max_held_events
+        self._max_held_bytes = max_held_bytes
         factory = protocol.Factory()
         factory.noisy = False  # the connection's life is logged here, in AMI terms
-        factory.protocol = partial(AMIProtocol, clock, action_timeout=action_timeout, on_event=self._received)
-        backoff = backoffPolicy(initial_delay, max_delay, jitter=lambda: random.uniform(0, initial_delay))
+        factory.protocol = partial(AMIProtocol, clock, action_timeout=action_timeout, on_event=self._received,
+                                   max_list_events=max_held_events, max_list_bytes=max_held_bytes)
+        backoff = capped_backoff(initial_delay, max_delay)
         self._client = ClientService(
             _TolerantEndpoint(endpoint), factory, clock=clock, prepareConnection=self._prepare,
-            # ClientService counts from 1; the first retry should wait initial_delay, not 1.5x it.
+            # ClientService counts from 1; the first retry should wait about initial_delay.
             retryPolicy=lambda attempt: backoff(attempt - 1),
         )
         self._open: Any = None  # the connection being prepared or live
         self._live: Any = None  # the synced connection, if any
         self._held: list[tuple[Message, float]] | None = None
+        self._held_bytes = 0
+        self._blind_since: float | None = None  # last time heard from the lost connection
+        self._lost_at: float | None = None  # when that loss was noticed
         self._booted: defer.Deferred[None] | None = None  # only while the resync waits for FullyBooted
         self._boot_seen = False
         self._waiters: list[defer.Deferred[None]] = []
@@ -119,7 +145,7 @@ class AMIConnection(service.Service):
         reactor: Any,
         on_event: Callable[[Message, float], None],
         on_resync: Callable[[Snapshot], None],
-        on_disconnect: Callable[[str], None] = lambda reason: None,
+        on_disconnect: Callable[[str, float | None], None] = lambda reason, last_heard_at: None,
     ) -> "AMIConnection":
         """Build from the ``pbx.ami`` section; the secret is read at each connect, not now."""
         return cls(
@@ -134,8 +160,10 @@ class AMIConnection(service.Service):
             ping_interval=ami.ping_interval_s,
             ping_timeout=ami.ping_timeout_s,
             action_timeout=ami.action_timeout_s,
-            initial_delay=ami.reconnect.initial_delay_s,
-            max_delay=ami.reconnect.max_delay_s,
+            initial_delay=ami.reconnect_initial_s,
+            max_delay=ami.reconnect_max_s,
+            max_held_events=ami.max_resync_events,
+            max_held_bytes=int(ami.max_resync_mb * 1024 * 1024),
         )
 
     # -- the public face ----------------------------------------------------------------------
@@ -190,6 +218,7 @@ class AMIConnection(service.Service):
     def _prepare(self, connection: AMIProtocol) -> defer.Deferred[None]:
         self._open = connection
         self._held = []
+        self._held_bytes = 0
         self._boot_seen = False
         connection.disconnected.addCallback(self._lost, connection)
         return self._sync(connection).addErrback(self._reject, connection)
@@ -216,9 +245,16 @@ class AMIConnection(service.Service):
 
     def _go_live(self, connection: AMIProtocol, snapshot: Snapshot) -> None:
         held, self._held, self._booted = self._held or [], None, None
+        self._held_bytes = 0
         self._live = connection
         log.info("AMI %s synced: %d channels, %d queue records, %d events held during the resync",
                  connection.peer, len(snapshot.channels), len(snapshot.queue_status), len(held))
+        if self._blind_since is not None:
+            log.warning("AMI %s: the link is back after %.1f s blind (nothing heard since %s, loss noticed "
+                        "%.1f s later); what happened meanwhile was judged by the snapshot",
+                        connection.peer, snapshot.at - self._blind_since, _clock_time(self._blind_since),
+                        (self._lost_at or self._blind_since) - self._blind_since)
+            self._blind_since = self._lost_at = None
         self._call(self._on_resync, snapshot)
         for message, received_at in held:
             self._call(self._on_event, message, received_at)
@@ -252,21 +288,38 @@ class AMIConnection(service.Service):
             log.warning("AMI %s: Asterisk is shutting down (Shutdown: %s, Restart: %s); will reconnect",
                         self._open.peer if self._open is not None else "server",
                         message.get("Shutdown"), message.get("Restart"))
-        if self._held is not None:
-            self._held.append((message, received_at))
-        else:
+        if self._held is None:
             self._call(self._on_event, message, received_at)
+            return
+        self._held.append((message, received_at))
+        self._held_bytes += len(message.raw)
+        if len(self._held) > self._max_held_events or self._held_bytes > self._max_held_bytes:
+            connection = self._open
+            log.error("AMI %s: %d events (%d bytes) arrived while the resync waited, past the bound of %d / %d; "
+                      "dropping the connection and connecting again",
+                      connection.peer if connection is not None else "server", len(self._held), self._held_bytes,
+                      self._max_held_events, self._max_held_bytes)
+            self._held, self._held_bytes = [], 0
+            if connection is not None:
+                connection.abort(f"more than {self._max_held_events} events / {self._max_held_bytes} bytes "
+                                 "held during the resync")
 
     def _lost(self, reason: str, connection: AMIProtocol) -> None:
-        if connection is self._live:
+        was_live = connection is self._live
+        if was_live:
             self._live = None
             log.warning("AMI connection to %s lost: %s; reconnecting", connection.peer, reason)
         if connection is self._open:
             self._open = None
             self._held = None
+            self._held_bytes = 0
             if self._booted is not None and not self._booted.called:
                 self._booted.errback(ConnectionLost(f"AMI connection to {connection.peer} lost: {reason}"))
-        self._call(self._on_disconnect, reason)
+        # Only a synced connection showed the PBX as it is; a failed attempt's bytes say nothing of calls.
+        heard = connection.last_received_at if was_live else None
+        if heard is not None:
+            self._blind_since, self._lost_at = heard, self._clock.seconds()
+        self._call(self._on_disconnect, reason, heard)
         if self._closed is not None:
             closed, self._closed = self._closed, None
             closed.callback(None)
@@ -278,6 +331,10 @@ class AMIConnection(service.Service):
         except Exception:
             # A consumer's bug must not take the AMI connection (and the ring guard) down with it.
             log.exception("AMI consumer %r failed", callback)
+
+
+def _clock_time(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(epoch)) + f".{int(epoch % 1 * 1000):03d}"
 
 
 @implementer(IStreamClientEndpoint)

@@ -1,14 +1,27 @@
 """Writes what happens to the store: finished calls, misses, pauses and unpauses, alerts.
 
-It listens on the bus and never blocks it: each write goes to the store's thread pool.  A write
-that fails (the database is away, a lock timed out) is kept and tried again with backoff, in order
-of arrival, up to ``max_pending`` writes; beyond that the oldest is dropped *loudly*, naming the
-call or fact, so an operator can recover it from the AMI capture or the logs.  Every write is
-idempotent in the store, so a retry that had in fact succeeded does no harm.
+It listens on the bus and never blocks it: each write goes to the store's thread pool.  The rules it
+keeps, because everything later (reports, screen pop, callbacks) reads these facts:
 
-Who paused an agent: the guard when the reason is the guard's (``振铃未接`` by default),
-app_queue for ``Auto-Pause``, otherwise the agent (a supervisor's pause, made from the board in a
-later issue, will say so itself).
+* **Order per subject.**  Writes for one call, and the facts of one agent, are stored one after the
+  other in the order they happened (a later summary of a call wins; a pause is stored before the
+  unpause that follows it).  Different calls and agents are written side by side, up to
+  ``max_in_flight`` at once (the store's threads).
+* **Nothing silently lost.**  A write that fails (the database is away, a lock timed out) is tried
+  again with backoff, one at a time until the store answers.  Past ``max_pending`` writes in memory,
+  new ones go to the journal (:mod:`.journal`) and come back once the store works.  On stop the
+  writer waits ``stop_timeout_s`` at most, then puts what is not stored into the journal, which the
+  next start writes first.  Every write is idempotent in the store, so a write that had in fact
+  succeeded does no harm when it is made again.
+* **Stalls are said.**  When the store has not answered a write for ``stall_after_s`` a warning says
+  how long and how many writes wait, and again every minute while it lasts.
+* **Personal data stays out of the log.**  A failure is logged by its kind and code
+  (:func:`telephony.privacy.describe_error`), never with the values it tried to store.
+
+Who paused an agent: the guard when the reason is the guard's (``振铃未接`` by default), app_queue
+for ``Auto-Pause``; a pause or unpause Asterisk announced is credited in the store to whoever asked
+for it (``telephony agent unpause`` records the request first), else to ``asterisk``, as is a
+change only found in a status or after a gap.
 """
 from __future__ import annotations
 
@@ -17,39 +30,80 @@ from collections import deque
 from typing import Any, Callable
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from telephony.bus import EventBus
 from telephony.live import events as ev
+from telephony.privacy import describe_error
+
+from .journal import Journal
 
 log = logging.getLogger(__name__)
 
 AUTOPAUSE_REASON = "Auto-Pause"
+#: how often a stall is said again while it lasts
+STALL_REPEAT_S = 60.0
+
+Write = dict[str, Any]  #: {"kind": "call" | "agent_event" | "alert", "data": {…}}: JSON-ready
+Key = tuple[str, ...]
+
+
+def subject(write: Write) -> Key:
+    """What a write is about: its writes are stored in order."""
+    data = write["data"]
+    if write["kind"] == "call":
+        return ("call", data["pbx"], data["linkedid"])
+    if data.get("agent"):
+        return ("agent", data["pbx"], data["agent"])
+    return ("alert", data["pbx"], data.get("queue") or "")
+
+
+def describe(write: Write) -> str:
+    """A write as the log may name it: ids, never numbers or names."""
+    data = write["data"]
+    if write["kind"] == "call":
+        return f"call {data['pbx']}/{data['linkedid']}"
+    if write["kind"] == "agent_event":
+        return f"{data['kind']} {data['pbx']}/{data['agent']}"
+    return f"alert {data['pbx']}/{data['kind']}/{data.get('agent') or data.get('queue')}"
 
 
 class CallLogWriter(Service):
     def __init__(self, store: Any, bus: EventBus, clock: IReactorTime, *, guard_reasons: Callable[[], set[str]],
-                 max_pending: int = 10_000, retry_delays: tuple[float, ...] = (1, 2, 5, 10, 30)) -> None:
+                 journal: Journal | None = None, max_pending: int = 10_000, max_in_flight: int = 4,
+                 retry_delays: tuple[float, ...] = (1, 2, 5, 10, 30), stall_after_s: float = 10.0,
+                 stop_timeout_s: float = 5.0) -> None:
         self.store = store
         self.bus = bus
         self.clock = clock
         self.guard_reasons = guard_reasons
+        self.journal = journal
         self.max_pending = max_pending
+        self.max_in_flight = max_in_flight
         self.retry_delays = retry_delays
-        self._pending: deque[tuple[str, Callable[[], Deferred]]] = deque()
-        self._in_flight = 0
+        self.stall_after_s = stall_after_s
+        self.stop_timeout_s = stop_timeout_s
+        self._lanes: dict[Key, deque[Write]] = {}
+        self._ready: deque[Key] = deque()  #: subjects with writes waiting and none in flight
+        self._busy: dict[Key, tuple[Write, float]] = {}  #: the write in flight per subject, since when
+        self._queued = 0
         self._failures = 0
         self._retry: IDelayedCall | None = None
+        self._stall: IDelayedCall | None = None
+        self._from_journal = False  #: memory holds writes taken back from the journal
+        self._spilling = False
         self._unsubscribe: Callable[[], None] | None = None
         self._idle: list[Deferred] = []
         self._stopping = False
+        self._stopped: Deferred | None = None
+        self._stop_timer: IDelayedCall | None = None
 
     @property
     def backlog(self) -> int:
-        """Writes waiting for the store (retries included)."""
-        return len(self._pending)
+        """Writes not yet stored, in memory (in flight included)."""
+        return self._queued + len(self._busy)
 
     def idle(self) -> Deferred:
         """Fires once every write received so far is stored (tests, and a clean shutdown)."""
@@ -59,98 +113,240 @@ class CallLogWriter(Service):
         return waiter
 
     def _check_idle(self) -> None:
-        if not self._pending and not self._in_flight:
+        if self.backlog == 0 and not (self.journal is not None and self.journal.waiting):
             waiters, self._idle = self._idle, []
             for waiter in waiters:
                 waiter.callback(None)
 
+    # -- lifetime -----------------------------------------------------------------------------
+
     def startService(self) -> None:
         super().startService()
         self._unsubscribe = self.bus.subscribe(self.on_event)
+        if self.journal is not None and self.journal.waiting:
+            log.warning("call log: %d write(s) the last run could not store are in %s; storing them first",
+                        self.journal.count(), self.journal.path)
+            self._spilling = True
+            self._refill()
+            self._drain()
 
-    def stopService(self) -> Any:
-        """Stops listening; waits for the writes under way when the store works, and names those
-        it cannot store when the store is failing (a retry would wait for minutes)."""
+    def stopService(self) -> Deferred:
+        """Stops listening, stores what it can within ``stop_timeout_s``, journals the rest."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         super().stopService()
         self._stopping = True
-        if self._failures == 0:
-            return self.idle()
         if self._retry is not None and self._retry.active():
-            self._retry.cancel()
-        log.error("call log: stopping with %d write(s) not stored: %s", len(self._pending),
-                  ", ".join(what for what, _ in list(self._pending)[:20]))
-        return None
+            self._retry.cancel()  # one last attempt now rather than after the backoff
+        self._retry = None
+        if self.backlog == 0:
+            self._cancel_stall()
+            return succeed(None)
+        self._stopped = Deferred()
+        self._stop_timer = self.clock.callLater(self.stop_timeout_s, self._give_up, "timeout")
+        self._drain()
+        return self._stopped
+
+    def _give_up(self, why: str) -> None:
+        """Stopping, and the store did not take everything: keep the rest for the next start."""
+        if self._stopped is None or self._stopped.called:
+            return
+        if self._stop_timer is not None and self._stop_timer.active():
+            self._stop_timer.cancel()
+        self._cancel_stall()
+        unstored = [write for write, _ in self._busy.values()]
+        for lane in self._lanes.values():
+            unstored.extend(lane)
+        if unstored or (self.journal is not None and self.journal.waiting):
+            reason = (f"not stored within {self.stop_timeout_s:g} s" if why == "timeout"
+                      else "the store failed while stopping")
+            if self.journal is not None:
+                kept = self.journal.keep(unstored)
+                log.error("call log: %d write(s) %s; kept in %s, stored at the next start",
+                          kept, reason, self.journal.path)
+            else:
+                log.error("call log: %d write(s) %s and no journal to keep them: %s", len(unstored), reason,
+                          ", ".join(describe(w) for w in unstored[:20]))
+        self._lanes.clear()
+        self._ready.clear()
+        self._busy.clear()
+        self._queued = 0
+        self._stopped.callback(None)
+
+    # -- events -> writes ---------------------------------------------------------------------
 
     def on_event(self, event: ev.DomainEvent) -> None:
-        write = self._write_for(event)
+        write = self.write_for(event)
         if write is not None:
-            self._enqueue(*write)
+            self._enqueue(write)
 
-    def _write_for(self, event: ev.DomainEvent) -> tuple[str, Callable[[], Deferred]] | None:
-        store, pbx = self.store, event.pbx
+    def write_for(self, event: ev.DomainEvent) -> Write | None:
+        pbx = event.pbx
         if isinstance(event, ev.CallEnded):
-            call = event.call
-            return f"call {pbx}/{call.linkedid}", lambda: store.save_call(call)
+            return {"kind": "call", "data": event.to_dict()["call"]}
         if isinstance(event, ev.AgentMissed):
-            return (f"miss {pbx}/{event.agent}/{event.linkedid}",
-                    lambda: store.record_agent_event(pbx, event.agent, "miss", event.at, "guard", queue=event.queue,
-                                                     linkedid=event.linkedid))
+            return {"kind": "agent_event", "data": {
+                "pbx": pbx, "agent": event.agent, "kind": "miss", "at": event.at, "source": "guard",
+                "queue": event.queue, "linkedid": event.linkedid}}
         if isinstance(event, ev.AgentPaused):
-            kind = "pause" if event.paused else "unpause"
-            source = ("guard" if event.paused and event.reason in self.guard_reasons()
-                      else "asterisk" if event.reason == AUTOPAUSE_REASON else "agent")
-            return (f"{kind} {pbx}/{event.agent}/{event.queue}",
-                    lambda: store.record_agent_event(pbx, event.agent, kind, event.at, source, queue=event.queue,
-                                                     reason=event.reason or None))
+            return {"kind": "agent_event", "data": {
+                "pbx": pbx, "agent": event.agent, "kind": "pause" if event.paused else "unpause", "at": event.at,
+                "source": self._pause_source(event), "queue": event.queue, "reason": event.reason or None,
+                "unseen": event.seen == "resync"}}
         if isinstance(event, ev.SupervisorAlert):
-            return (f"alert {pbx}/{event.kind}/{event.agent or event.queue}",
-                    lambda: store.record_alert(pbx, event.at, event.kind, agent=event.agent, queue=event.queue,
-                                               linkedid=event.linkedid, caller_masked=event.caller,
-                                               detail={"text": event.detail, "since": event.since}))
+            return {"kind": "alert", "data": {
+                "pbx": pbx, "at": event.at, "kind": event.kind, "agent": event.agent, "queue": event.queue,
+                "linkedid": event.linkedid, "caller_masked": event.caller,
+                "detail": {"text": event.detail, "since": event.since}}}
         return None
 
-    def _enqueue(self, what: str, write: Callable[[], Deferred]) -> None:
-        if len(self._pending) >= self.max_pending:
-            lost, _ = self._pending.popleft()
-            log.error("call log: %d writes waiting for the store; dropped the oldest: %s", self.max_pending, lost)
-        self._pending.append((what, write))
+    def _pause_source(self, event: ev.AgentPaused) -> str | None:
+        if event.paused and event.reason in self.guard_reasons():
+            return "guard"
+        if event.reason == AUTOPAUSE_REASON:
+            return "asterisk"
+        # Announced: somebody asked for it; the store credits whoever recorded the request, else asterisk.
+        return None if event.seen == "announced" else "asterisk"
+
+    def _apply(self, write: Write) -> Deferred:
+        data = dict(write["data"])
+        if write["kind"] == "call":
+            return self.store.save_call(ev.CallSummary.from_dict(data))
+        if write["kind"] == "agent_event":
+            return self.store.record_agent_event(data.pop("pbx"), data.pop("agent"), data.pop("kind"), data.pop("at"),
+                                                 data.pop("source"), **data)
+        return self.store.record_alert(data.pop("pbx"), data.pop("at"), data.pop("kind"), **data)
+
+    # -- the queue ------------------------------------------------------------------------------
+
+    def _enqueue(self, write: Write) -> None:
+        # Once writes wait in the journal, new ones queue behind them there: the oldest are stored first.
+        if self.journal is not None and (self.journal.waiting or self._from_journal or self._queued >= self.max_pending):
+            if not self._spilling:
+                self._spilling = True
+                log.warning("call log: %d writes wait for the store; the next ones go to %s until it catches up",
+                            self.backlog, self.journal.path)
+            self.journal.append([write])
+            return
+        if self._queued >= self.max_pending:
+            lost = self._drop_oldest()
+            log.error("call log: %d writes waiting for the store and no journal; dropped the oldest: %s",
+                      self.max_pending, describe(lost))
+        self._add(write)
         self._drain()
+
+    def _add(self, write: Write) -> None:
+        key = subject(write)
+        lane = self._lanes.setdefault(key, deque())
+        lane.append(write)
+        self._queued += 1
+        if key not in self._busy and len(lane) == 1:
+            self._ready.append(key)
+
+    def _drop_oldest(self) -> Write:
+        key = self._ready[0] if self._ready else next(iter(self._lanes))
+        lane = self._lanes[key]
+        lost = lane.popleft()
+        self._queued -= 1
+        if not lane:
+            del self._lanes[key]
+            if key in self._ready:
+                self._ready.remove(key)
+        return lost
 
     def _drain(self) -> None:
-        # One write at a time while the store is failing (to find out when it is back); all at once
-        # while it works, the pool bounds the concurrency.
-        while self._pending and (self._failures == 0 or self._in_flight == 0) and self._retry is None:
-            what, write = self._pending.popleft()
-            self._in_flight += 1
-            write().addCallbacks(self._stored, self._not_stored, errbackArgs=(what, write))
-            if self._failures:
-                break
+        limit = 1 if self._failures else self.max_in_flight
+        while self._ready and self._retry is None and len(self._busy) < limit:
+            key = self._ready.popleft()
+            lane = self._lanes[key]
+            write = lane.popleft()
+            if not lane:
+                del self._lanes[key]
+            self._queued -= 1
+            self._busy[key] = (write, self.clock.seconds())
+            maybeDeferred(self._apply, write).addCallbacks(self._stored, self._not_stored,
+                                                           callbackArgs=(key,), errbackArgs=(key,))
+        self._watch_stall()
 
-    def _stored(self, _: object) -> None:
-        self._in_flight -= 1
+    def _next_of(self, key: Key) -> None:
+        if key in self._lanes and key not in self._busy:
+            self._ready.append(key)
+
+    def _stored(self, _: object, key: Key) -> None:
+        if self._busy.pop(key, None) is None:
+            return  # given up on while stopping: it is in the journal too, and stored twice is stored once
         self._failures = 0
+        self._next_of(key)
+        self._refill()
         self._drain()
         self._check_idle()
+        if self._stopped is not None and self.backlog == 0:
+            self._give_up("done")
 
-    def _not_stored(self, failure: Failure, what: str, write: Callable[[], Deferred]) -> None:
-        self._in_flight -= 1
-        if self._stopping:
-            # No retry on the way down: the store may be gone, and Ctrl-C must end.
-            log.error("call log: %s not stored while stopping (%s)", what, failure.getErrorMessage())
-            self._drain()
-            self._check_idle()
+    def _not_stored(self, failure: Failure, key: Key) -> None:
+        entry = self._busy.pop(key, None)
+        if entry is None:
             return
-        self._pending.appendleft((what, write))
+        write, _ = entry
+        # back to the head of its subject's line: nothing of the same call or agent may pass it
+        self._lanes.setdefault(key, deque()).appendleft(write)
+        self._queued += 1
+        if key in self._ready:
+            self._ready.remove(key)
+        self._ready.appendleft(key)
+        if self._stopping:
+            log.error("call log: %s not stored while stopping (%s)", describe(write), describe_error(failure.value))
+            self._give_up("failed")
+            return
         delay = self.retry_delays[min(self._failures, len(self.retry_delays) - 1)]
         self._failures += 1
         log.warning("call log: %s not stored (%s); %d waiting, retrying in %.0f s",
-                    what, failure.getErrorMessage(), len(self._pending), delay)
+                    describe(write), describe_error(failure.value), self.backlog, delay)
         if self._retry is None or not self._retry.active():
             self._retry = self.clock.callLater(delay, self._retry_now)
 
     def _retry_now(self) -> None:
         self._retry = None
         self._drain()
+
+    def _refill(self) -> None:
+        """Memory is empty: take the next writes back from the journal, in order."""
+        if self.journal is None or self.backlog:
+            return
+        if self._from_journal:
+            self.journal.all_stored()
+            self._from_journal = False
+        writes = self.journal.take(max(1, self.max_pending // 2)) if self.journal.waiting else []
+        if writes:
+            self._from_journal = True
+            for write in writes:
+                self._add(write)
+        elif self._spilling:
+            self._spilling = False
+            log.warning("call log: the store caught up; the journal %s is written", self.journal.path)
+
+    # -- stalls ---------------------------------------------------------------------------------
+
+    def _watch_stall(self) -> None:
+        if not self._busy:
+            self._cancel_stall()
+        elif self._stall is None:
+            self._stall = self.clock.callLater(self.stall_after_s, self._stalled)
+
+    def _cancel_stall(self) -> None:
+        if self._stall is not None and self._stall.active():
+            self._stall.cancel()
+        self._stall = None
+
+    def _stalled(self) -> None:
+        self._stall = None
+        if not self._busy:
+            return
+        oldest = min(since for _, since in self._busy.values())
+        waited = self.clock.seconds() - oldest
+        if waited >= self.stall_after_s:
+            log.warning("call log: the store has not answered for %.0f s; %d write(s) waiting", waited, self.backlog)
+            self._stall = self.clock.callLater(STALL_REPEAT_S, self._stalled)
+        else:
+            self._stall = self.clock.callLater(self.stall_after_s - waited, self._stalled)

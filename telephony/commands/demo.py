@@ -4,6 +4,10 @@ The simulated PBX listens on loopback and plays the ``demo`` scenario (agents of
 ring guard acts within the first minute); the daemon connects to it over real AMI/TCP, keeps its
 call log in SQLite under ``var/`` and serves the live page.  The AMI secret is made up for the run
 unless the config's environment variable already holds one; it is never printed.
+
+The demo needs no fixed port: the simulator listens where ``sim.listen`` says (any free port by
+default, so a real Asterisk on 5038 is no obstacle) and the page falls back to a free port when its
+own is taken.  The last line of the start says where the page is.
 """
 from __future__ import annotations
 
@@ -12,11 +16,11 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from twisted.application.service import Service
 
-from telephony.commands.run import load_or_explain, serve
+from telephony.commands.run import CONFIG_HELP, LOG_LEVEL_HELP, load_or_explain, serve
 from telephony.config import Config
 from telephony.logs import setup_logging
 
@@ -30,8 +34,8 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="simulated PBX + daemon + live page on 127.0.0.1 (the embedded default)")
-    demo.add_argument("--config", default=str(DEFAULT_CONFIG), help="default: config/demo.yaml")
-    demo.add_argument("--log-level", default="INFO")
+    demo.add_argument("--config", default=str(DEFAULT_CONFIG), help=f"{CONFIG_HELP}; default: config/demo.yaml")
+    demo.add_argument("--log-level", default="INFO", help=LOG_LEVEL_HELP)
     demo.set_defaults(func=main)
 
 
@@ -48,31 +52,38 @@ def build_demo(config: Config, reactor) -> InOrder:
     ami = config.pbx.ami
     if ami.secret_env is not None and not os.environ.get(ami.secret_env):
         os.environ[ami.secret_env] = secrets.token_urlsafe(18)
-    # The daemon talks to the simulator exactly as it would to Asterisk: same user, same secret.
-    host, port = sim_config.address
-    config = config.model_copy(update={"pbx": config.pbx.model_copy(update={
-        "ami": ami.model_copy(update={"host": host, "port": port})})})
     upgrade(config.store.url)  # the embedded default must just work, also on an old demo database
     preset = scenario(sim_config.scenario)
     sim = SimulatedPBX(reactor, config=preset.config(), users={ami.username: ami.secret()}, seed=sim_config.seed,
                        time_scale=sim_config.time_scale)
+    host, _ = sim_config.address
+    simulator = SimulatorService(sim, reactor, port=sim_config.address[1], interface=host, scenario=preset)
+    port = simulator.listen()
+    # The daemon talks to the simulator exactly as it would to Asterisk: same user, same secret.
+    config = config.model_copy(update={"pbx": config.pbx.model_copy(update={
+        "ami": ami.model_copy(update={"host": host, "port": port})})})
     root = InOrder()  # the daemon stops before the PBX it watches
-    SimulatorService(sim, reactor, port=port, interface=host, scenario=preset).setServiceParent(root)
-    build_daemon(config, reactor).root.setServiceParent(root)
-    web_host, web_port = config.web.address
+    simulator.setServiceParent(root)
+    daemon = build_daemon(config, reactor, web_fallback=True)
+    daemon.root.setServiceParent(root)
+
+    def started() -> str:
+        web_host, web_port = daemon.web.address
+        return (f"demo: simulated Asterisk on {host}:{port} playing {preset.name!r}; "
+                f"live page on http://{web_host}:{web_port}/")
+
     # Started last, so the line appears once everything above listens: scripts and tests wait for it.
-    _Announce(f"demo: simulated Asterisk on {host}:{port} playing {preset.name!r}; "
-              f"live page on http://{web_host}:{web_port}/").setServiceParent(root)
+    _Announce(started).setServiceParent(root)
     return root
 
 
 class _Announce(Service):
-    def __init__(self, line: str) -> None:
+    def __init__(self, line: Callable[[], str]) -> None:
         self.line = line
 
     def startService(self) -> None:
         super().startService()
-        log.info("%s", self.line)
+        log.info("%s", self.line())
 
 
 def main(args: argparse.Namespace) -> int:
@@ -81,4 +92,5 @@ def main(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     Path("var").mkdir(exist_ok=True)
-    return serve(lambda reactor: build_demo(config, reactor))
+    return serve(lambda reactor: build_demo(config, reactor), config,
+                 listens={config.web.address: "web.listen", config.sim.address if config.sim else ("", 0): "sim.listen"})

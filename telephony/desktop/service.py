@@ -3,6 +3,8 @@
 
 ``startService`` starts listening, or raises ``CannotListenError`` (port taken, address not on
 this machine) so the daemon stops at start-up with the reason instead of running without its page.
+The demo, which needs no fixed port, asks for ``fallback``: a taken port is then replaced by any
+free one on the same host, and a warning says where the page is.
 ``stopService`` returns a Deferred that fires once the port is closed and every connection, event
 streams included, is gone.
 """
@@ -34,10 +36,11 @@ class WebService(Service):
 
     def __init__(self, *, host: str, port: int, model: LiveModel, bus: EventBus, clock: IReactorTCP,
                  store: RecentCallSource | None, pbx: str, mask_numbers: bool = True, tz: str = "Asia/Shanghai",
-                 sse_max_queued: int | None = None) -> None:
+                 sse_max_queued: int | None = None, fallback: bool = False) -> None:
         """``clock`` is the reactor: it listens (IReactorTCP) and times the board (IReactorTime)."""
         self.host = host
         self.port = port
+        self.fallback = fallback
         self._reactor = clock
         self._site_args: dict[str, Any] = dict(model=model, bus=bus, clock=clock, store=store, pbx=pbx,
                                                mask_numbers=mask_numbers, tz=tz, sse_max_queued=sse_max_queued)
@@ -46,10 +49,10 @@ class WebService(Service):
 
     @classmethod
     def from_config(cls, config: Config, *, model: LiveModel, bus: EventBus, clock: IReactorTCP,
-                    store: RecentCallSource | None, mask_numbers: bool = True) -> "WebService":
+                    store: RecentCallSource | None, mask_numbers: bool = True, fallback: bool = False) -> "WebService":
         host, port = config.web.address
         return cls(host=host, port=port, model=model, bus=bus, clock=clock, store=store, pbx=config.pbx.name,
-                   mask_numbers=mask_numbers, tz=config.timezone)
+                   mask_numbers=mask_numbers, tz=config.timezone, fallback=fallback)
 
     def __repr__(self) -> str:
         return f"<WebService http://{self.host}:{self.port}/>"
@@ -64,10 +67,11 @@ class WebService(Service):
 
     def startService(self) -> None:
         site = build_site(**self._site_args)
-        outcome: list[IListeningPort | Failure] = []
-        # A TCP endpoint listens at once: its Deferred has fired by the time listen() returns.
-        TCP4ServerEndpoint(self._reactor, self.port, interface=self.host).listen(site).addBoth(outcome.append)
-        result = outcome[0]
+        result = self._listen(site, self.port)
+        if isinstance(result, Failure) and self.fallback and self.port != 0:
+            log.warning("web: %s:%d is taken (%s); listening on a free port instead", self.host, self.port,
+                        result.getErrorMessage())
+            result = self._listen(site, 0)
         if isinstance(result, Failure):
             site.close()
             log.error("web: cannot listen on %s:%d: %s", self.host, self.port, result.getErrorMessage())
@@ -75,6 +79,12 @@ class WebService(Service):
         self.site, self._port = site, result
         super().startService()
         log.info("web: the board is on http://%s:%d/", *self.address)
+
+    def _listen(self, site: BoardSite, port: int) -> IListeningPort | Failure:
+        outcome: list[IListeningPort | Failure] = []
+        # A TCP endpoint listens at once: its Deferred has fired by the time listen() returns.
+        TCP4ServerEndpoint(self._reactor, port, interface=self.host).listen(site).addBoth(outcome.append)
+        return outcome[0]
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()

@@ -84,15 +84,24 @@ class OfferSummary:
     queue: str | None  #: None for a direct dial
     rang_s: float  #: ring start → end of the offer; 0.0 when the phone never rang
     rings: int
-    result: str  #: answered | no_answer | rejected | cancelled | failed
+    result: str  #: answered | no_answer | rejected | cancelled | failed | unknown (ended in a gap)
     started_at: float  #: when the offer was made (AgentCalled/DialBegin)
     ring_started_at: float | None  #: first sign of ringing; None if it never rang
     ended_at: float
+    #: ended while the AMI link was down: ``ended_at``, ``rang_s`` and ``rings`` are lower bounds
+    ended_unseen: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CallSummary:
-    """A finished call, as ``telephony replay`` prints it and the call log stores it."""
+    """A finished call, as ``telephony replay`` prints it and the call log stores it.
+
+    Unknown is unknown: a call answered while the daemon could not see it (first seen talking after a
+    start or a gap of the AMI link) has ``answered_by`` but no ``answered_at``, ``wait_s``,
+    ``rings_to_answer`` or ``apologise`` (None), and its ``talk_s`` is None.  A call whose caller
+    ended in a gap has ``ended_unseen``: ``ended_at`` is the last moment it was known alive, so its
+    times are lower bounds, and ``hangup_by``/``hangup_cause`` are None.
+    """
 
     pbx: str
     linkedid: str
@@ -103,17 +112,18 @@ class CallSummary:
     queue: str | None  #: where it was answered, else the last queue joined
     offers: tuple[OfferSummary, ...]
     answered_by: str | None
-    answered_at: float | None
+    answered_at: float | None  #: None also when the answer was not seen
     transferred_to: tuple[str, ...]
-    wait_s: float
-    rings_to_answer: int
-    apologise: bool
+    wait_s: float | None  #: None: answered, but when is unknown
+    rings_to_answer: int | None
+    apologise: bool | None
     talk_s: float | None
     outcome: str  #: answered | abandoned | voicemail | failed | incomplete
-    hangup_by: str | None  #: caller | agent | system
+    hangup_by: str | None  #: caller | agent | system; None when the end was not seen
     hangup_cause: int | None
     ended_at: float
     direction: str = "inbound"  #: inbound | outbound (Originate) | supervision (ChanSpy)
+    ended_unseen: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CallSummary":
@@ -176,12 +186,18 @@ class OfferEnded(DomainEvent):
     ended_at: float  #: when it stopped ringing (``at`` is when the leg's fate was settled)
     rang_s: float
     rings: int
+    ended_unseen: bool = False  #: it ended in a gap of the AMI link (see OfferSummary)
     type: ClassVar[str] = "offer_ended"
+    version: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, slots=True)
 class CallAnswered(DomainEvent):
-    """An agent answered; ``apologise`` is true when the caller waited the policy's rings or more."""
+    """An agent answered; ``apologise`` is true when the caller waited the policy's rings or more.
+
+    A call first seen talking (the daemon started, or the link came back, after the answer) says who
+    answered, and None for the wait, the rings and the apology: nobody knows them.
+    """
 
     linkedid: str
     agent: str
@@ -190,10 +206,11 @@ class CallAnswered(DomainEvent):
     channel: str
     caller: str | None
     caller_name: str | None
-    wait_s: float
-    rings_to_answer: int
-    apologise: bool
+    wait_s: float | None
+    rings_to_answer: int | None
+    apologise: bool | None
     type: ClassVar[str] = "call_answered"
+    version: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,18 +236,28 @@ class CallTransferred(DomainEvent):
 class CallEnded(DomainEvent):
     call: CallSummary
     type: ClassVar[str] = "call_ended"
+    version: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, slots=True)
 class AgentPaused(DomainEvent):
-    """A queue member was paused or unpaused (by anyone: the guard, the agent, app_queue)."""
+    """A queue member was paused or unpaused (by anyone: the guard, the agent, app_queue).
+
+    ``seen`` says how the daemon learnt it: ``announced`` (a ``QueueMemberPause``: an action, a
+    dialplan application or app_queue's autopause did it, now), ``status`` (only a member status
+    showed it, now) or ``resync`` (found in the snapshot after a gap of the AMI link: it happened
+    unseen before ``at``; after Asterisk restarts, every static member is back unpaused and nobody
+    unpaused him).  ``reason`` is the one Asterisk gave (an unpause may carry one too).
+    """
 
     agent: str
     interface: str
     queue: str
     paused: bool
     reason: str
+    seen: str = "announced"
     type: ClassVar[str] = "agent_paused"
+    version: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,21 +275,32 @@ class AgentStatus(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class Resynced(DomainEvent):
-    """The live state was rebuilt from a snapshot after (re)connecting; live events are trusted again."""
+    """The live state was rebuilt from a snapshot after (re)connecting; live events are trusted again.
+
+    ``blind_since``: the last moment the daemon heard from Asterisk before this resync (None for the
+    first connection); nothing between then and ``at`` was seen.
+    """
 
     channels: int
     calls: int
     ringing_offers: int
+    blind_since: float | None = None
     type: ClassVar[str] = "resynced"
+    version: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, slots=True)
 class PbxLink(DomainEvent):
-    """The AMI link went down (``disconnected``); ``Resynced`` says when it is back and trusted."""
+    """The AMI link went down (``disconnected``); ``Resynced`` says when it is back and trusted.
+
+    ``since``: the last moment anything was heard from Asterisk; what ended after it ended unseen.
+    """
 
     state: str
     detail: str
+    since: float | None = None
     type: ClassVar[str] = "pbx_link"
+    version: ClassVar[int] = 2
 
 
 # -- the ring guard's events (telephony.rings) ------------------------------------------------------

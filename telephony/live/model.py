@@ -2,7 +2,12 @@
 
 ``LiveModel.apply(message, at)`` takes one AMI event and the time it arrived and returns the domain
 events it caused; ``advance(now)`` returns the ring events that time alone produces (Asterisk says
-once that a phone rings, never again); ``resync(snapshot)`` rebuilds the state after a (re)connect.
+once that a phone rings, never again); ``link_lost(…)`` says the AMI link is down and
+``resync(snapshot)`` rebuilds the state after a (re)connect.
+
+Across a gap of the AMI link nothing is invented (CONTRACTS.md, "Across a gap"): no ring is counted
+while the link is down; what ended unseen ends at the last moment it was known to be alive and is
+marked ``ended_unseen``; a call first seen talking has no wait, rings or apology.
 
 How real streams are read (tests/fixtures/ami-real/README.md has the evidence):
 
@@ -77,6 +82,9 @@ class LiveModel:
         self._configured_agents = frozenset(agent_endpoints)
         self._member_agents: set[str] = set()
         self._ring_due: list[tuple[float, str, int]] = []  #: heap of (ring counts from, offer id, ring)
+        self.last_heard_at: float | None = None  #: arrival time of the latest event
+        #: while the AMI link is down: the last moment anything was heard (what ends now ends unseen)
+        self.gap_since: float | None = None
         self._out: list[ev.DomainEvent] = []
         self._handlers: dict[str, Callable[[Message, float], None]] = {
             "Newchannel": self._newchannel,
@@ -112,6 +120,7 @@ class LiveModel:
     def apply(self, message: Message, at: float) -> list[ev.DomainEvent]:
         """Apply one AMI event received at ``at``; responses and unknown events change nothing."""
         out = self._out = []
+        self.last_heard_at = at
         if self._ring_due and self._ring_due[0][0] <= at:
             self.announce_rings(at)
         name = message.event
@@ -127,7 +136,10 @@ class LiveModel:
         return out
 
     def next_due(self) -> float | None:
-        """When :meth:`advance` will next have something to say (the next ring's start)."""
+        """When :meth:`advance` will next have something to say (the next ring's start); None
+        while the link is down: rings are never counted across a gap."""
+        if self.gap_since is not None:
+            return None
         while self._ring_due:
             due, offer_id, ring = self._ring_due[0]
             offer = self.offers.get(offer_id)
@@ -136,10 +148,27 @@ class LiveModel:
             heapq.heappop(self._ring_due)
         return None
 
+    def link_lost(self, at: float, detail: str, *, last_heard_at: float | None = None) -> list[ev.DomainEvent]:
+        """The AMI link went down at ``at``.  ``last_heard_at`` (the connection's last received
+        bytes) is the last moment the PBX was known alive; without it, the latest event's arrival.
+        A model that never heard from the PBX has no gap: it knows nothing yet."""
+        out = self._out = []
+        if self.gap_since is None and self.last_heard_at is not None:
+            self.gap_since = max(self.last_heard_at, last_heard_at or self.last_heard_at)
+        self.emit(ev.PbxLink(self.pbx, at, state="disconnected", detail=detail, since=self.gap_since))
+        return out
+
     def resync(self, channels: Iterable[Message], queue_status: Iterable[Message], at: float) -> list[ev.DomainEvent]:
         """Rebuild the state from a snapshot taken at ``at`` (see :mod:`telephony.live.resync`)."""
         out = self._out = []
-        apply_snapshot(self, list(channels), list(queue_status), at)
+        since = self.gap_since if self.gap_since is not None else self.last_heard_at
+        apply_snapshot(self, list(channels), list(queue_status), at, since=since, first=self.last_heard_at is None)
+        self.gap_since = None
+        self.last_heard_at = at
+        self.announce_rings(at)
+        ringing = sum(1 for offer in self.offers.values() if offer.ringing)
+        self.emit(ev.Resynced(self.pbx, at, channels=len(self.channels), calls=len(self.calls),
+                              ringing_offers=ringing, blind_since=since))
         return out
 
     def finish(self, at: float) -> list[ev.DomainEvent]:
@@ -284,7 +313,7 @@ class LiveModel:
             return
         offer = self.open_offer(call, dest, interface=f"{dest.name.partition('/')[0]}/{dest.endpoint}",
                                  queue=None, at=at, caller_channel=source.name if source else None)
-        if call.answered_at is not None:
+        if call.answered:
             self._transfer(call, offer.agent, "redirect", at)
         if m.get("DestChannelState") == "5" or dest.ringing_at is not None:
             self._leg_ringing(dest, at)
@@ -383,7 +412,7 @@ class LiveModel:
                     entry.position -= 1
         if call.current_queue != name:
             return
-        if call.answered_at is not None:
+        if call.answered:
             reason = "answered"
         elif call.abandoned_queue:
             reason = "abandoned"
@@ -414,7 +443,7 @@ class LiveModel:
         in_call = m.get("InCall") == "1"
         changed = status != member.status or in_call != member.in_call
         member.status, member.in_call = status, in_call
-        self.set_paused(member, m.get("Paused") == "1", m.get("PausedReason") or "", at)
+        self.set_paused(member, m.get("Paused") == "1", m.get("PausedReason") or "", at, seen="status")
         if changed:
             self.emit(ev.AgentStatus(self.pbx, at, agent=member.agent, interface=interface, queue=queue,
                                       status=status, paused=member.paused, in_call=in_call))
@@ -426,15 +455,18 @@ class LiveModel:
             status = m.get("Status")
             if status is not None:
                 member.status = DEVICE_STATUS.get(status, "unknown")
-            self.set_paused(member, m.get("Paused") == "1", m.get("PausedReason") or "", at, explicit=True)
+            self.set_paused(member, m.get("Paused") == "1", m.get("PausedReason") or "", at, seen="announced")
 
-    def set_paused(self, member: Member, paused: bool, reason: str, at: float, *, explicit: bool = False) -> None:
-        # QueueMemberStatus repeats the pause state on every device change: only a change is news.
-        if paused == member.paused and (not explicit or reason == member.reason):
+    def set_paused(self, member: Member, paused: bool, reason: str, at: float, *, seen: str) -> None:
+        """``seen`` says how the daemon learnt it (see ``AgentPaused``): ``announced``, ``status``
+        or ``resync``."""
+        # QueueMemberStatus repeats the pause state on every device change: only a change is news;
+        # an announcement or a snapshot may also change just the reason.
+        if paused == member.paused and (seen == "status" or reason == member.reason):
             return
         member.paused, member.reason = paused, reason if paused else ""
         self.emit(ev.AgentPaused(self.pbx, at, agent=member.agent, interface=member.interface,
-                                  queue=member.queue, paused=paused, reason=member.reason))
+                                  queue=member.queue, paused=paused, reason=reason, seen=seen))
 
     def _queuememberadded(self, m: Message, at: float) -> None:
         queue, interface = m.get("Queue"), m.get("Interface")
@@ -468,14 +500,21 @@ class LiveModel:
         heapq.heappush(self._ring_due, (ring_counted_at(first_ring_at, 2, cycle), offer.id, 2))
 
     def announce_rings(self, now: float) -> None:
+        """Announce the ring each ringing offer has reached by ``now``: one event per offer, also
+        when several rings passed at once (after a resync the phone is at ring 4, not at 2, 3, 4)."""
+        if self.gap_since is not None:
+            return
         due = self._ring_due
         while due and due[0][0] <= now:
             at, offer_id, ring = heapq.heappop(due)
             offer = self.offers.get(offer_id)
             if offer is None or not offer.ringing or offer.rings_announced >= ring:
                 continue
-            self._announce_ring(offer, ring, at)
             cycle = self.policy(offer.queue).cycle_s
+            reached = count_rings(now - offer.ring_started_at, cycle)
+            if reached > ring:
+                ring, at = reached, ring_counted_at(offer.ring_started_at, reached, cycle)
+            self._announce_ring(offer, ring, at)
             heapq.heappush(due, (ring_counted_at(offer.ring_started_at, ring + 1, cycle), offer.id, ring + 1))
 
     def _announce_ring(self, offer: Offer, ring: int, at: float) -> None:
@@ -496,9 +535,9 @@ class LiveModel:
         self.report_offer(offer, at)
         if call is not None:
             call.talking_with = offer.agent
-        if call is None or call.answered_at is not None:
+        if call is None or call.answered:
             return
-        call.answered_at, call.answered_by = at, offer.agent
+        call.answered_at, call.answered_by, call.talking_seen_at = at, offer.agent, at
         call.answered_queue, call.answer_channel = offer.queue, offer.channel
         policy = self.policy(offer.queue or call.current_queue)
         wait = at - call.entered_at
@@ -522,7 +561,22 @@ class LiveModel:
                                  interface=offer.interface, queue=offer.queue, channel=offer.channel,
                                  result=offer.result or "cancelled", ring_started_at=offer.ring_started_at,
                                  ended_at=offer.ended_at if offer.ended_at is not None else at,
-                                 rang_s=round(offer.rang_s, 3), rings=count_rings(offer.rang_s, policy.cycle_s)))
+                                 rang_s=round(offer.rang_s, 3), rings=count_rings(offer.rang_s, policy.cycle_s),
+                                 ended_unseen=offer.ended_unseen))
+
+    def end_offer_unseen(self, offer: Offer, last_seen_at: float, result: str) -> None:
+        """An open offer whose end fell in a gap: it ended at ``last_seen_at`` at the latest known."""
+        if offer.ended_at is None:
+            offer.ended_at, offer.result, offer.ended_unseen = last_seen_at, result, True
+
+    def answered_unseen(self, call: Call, leg: Channel, queue: str | None, at: float) -> None:
+        """``leg`` was found talking to the caller at ``at``; when it answered was not seen."""
+        call.answered_by, call.talking_seen_at = leg.endpoint, at
+        call.talking_with, call.answered_queue, call.answer_channel = leg.endpoint, queue, leg.name
+        self.emit(ev.CallAnswered(
+            self.pbx, at, linkedid=call.linkedid, agent=leg.endpoint,
+            interface=f"{leg.name.partition('/')[0]}/{leg.endpoint}", queue=queue, channel=leg.name,
+            caller=call.caller, caller_name=call.caller_name, wait_s=None, rings_to_answer=None, apologise=None))
 
     # -- transfers ------------------------------------------------------------------------------
 
@@ -617,7 +671,7 @@ class LiveModel:
         endpoint, _ = endpoint_of(interface)
         for call in self.calls.values():
             first = self.channels.get(call.caller_uid)
-            if call.direction == "outbound" and call.answered_at is None and first and first.endpoint == endpoint:
+            if call.direction == "outbound" and not call.answered and first and first.endpoint == endpoint:
                 return call
         return None
 

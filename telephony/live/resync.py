@@ -1,17 +1,23 @@
 """Rebuilding the live state from a snapshot after a (re)connect.
 
 The daemon cannot trust live events until it knows what exists: after each login it asks
-``CoreShowChannels`` and ``QueueStatus`` and hands the answers here.  What the snapshot says wins:
+``CoreShowChannels`` and ``QueueStatus`` and hands the answers here.  What the snapshot says wins,
+and what nobody saw stays unknown (CONTRACTS.md, "Across a gap"):
 
-* channels not in it are gone; an offer whose leg is gone ended (``cancelled``: its end was not
-  seen), and a call with no channel left ends ``incomplete`` with what was known;
+* channels not in it are gone; they ended in the gap, at ``since`` (the last moment the daemon heard
+  from Asterisk) at the latest known.  An offer whose leg is gone ended unseen (``unknown``, never a
+  miss); a call with no channel left ends ``ended_unseen`` at ``since``: ``answered`` by its agent if
+  the answer was seen, else ``incomplete``; no time is stretched to the resync;
+* a ringing offer whose leg is listed ``Up`` was answered in the gap: ``answered`` and ended unseen;
+  its call is answered by that agent, when is unknown (no wait, rings or apology);
 * channels it lists that the model did not know are created; a call first seen here gets
-  ``entered_at`` from its oldest channel's ``Duration``;
+  ``entered_at`` from its oldest channel's ``Duration``; a caller first seen talking to an agent was
+  answered unseen, as above;
 * an agent leg of a call nobody answered is an open offer: ringing (``ChannelState: 5``) from
   ``at - Duration``, or, still ``Down``, from its first ring to come.  ``Duration`` counts whole
   seconds from the channel's creation, rounded down, so the estimate is never earlier than the
   creation; a phone's 180 Ringing follows that by milliseconds on a LAN.  Offers the model already
-  followed keep the ring start it saw;
+  followed keep the ring start it saw (a leg that still rings rang all along);
 * queue members and their pause state come from ``QueueMember``; a caller in ``Queue()`` whom no
   agent leg is talking to waits (``QueueEntry`` gives its ``Wait`` and position); one an agent
   talks to is still in ``Queue()`` by its application, but waits no longer.  A waiting caller the
@@ -43,10 +49,13 @@ def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
-def apply_snapshot(model: "LiveModel", channels: list[Message], queue_status: list[Message], at: float) -> None:
-    _apply_queue_status(model, queue_status, at)
+def apply_snapshot(model: "LiveModel", channels: list[Message], queue_status: list[Message], at: float, *,
+                   since: float | None, first: bool) -> None:
+    """``since``: the last moment the PBX was heard before the snapshot (None: never).  ``first``:
+    the model had never heard from it, so pause states found now are its starting picture."""
+    _apply_queue_status(model, queue_status, at, first=first)
     listed = {m.get("Uniqueid"): m for m in channels if m.event == "CoreShowChannel" and m.get("Uniqueid")}
-    _drop_vanished(model, set(listed), at)
+    _drop_vanished(model, set(listed), at if since is None else since)
     for uid, m in listed.items():
         _upsert_channel(model, uid, m, at)
     entries = {m.get("Uniqueid"): m for m in queue_status if m.event == "QueueEntry"}
@@ -56,17 +65,14 @@ def apply_snapshot(model: "LiveModel", channels: list[Message], queue_status: li
         if uid == call.caller_uid and m.get("Application") == "Queue":
             queue_of[call.linkedid] = (m.get("ApplicationData") or "").split(",")[0]
     for uid in listed:
-        _restore_leg(model, model.channels[uid], queue_of, at)
+        _restore_leg(model, model.channels[uid], queue_of, at, since)
     for linkedid, queue in queue_of.items():
         call = model.calls[linkedid]
-        if queue and call.answered_at is None:
+        if queue and not call.answered:
             _rejoin_queue(model, call, queue, entries.get(call.caller_uid), at)
-    model.announce_rings(at)
-    ringing = sum(1 for offer in model.offers.values() if offer.ringing)
-    model.emit(ev.Resynced(model.pbx, at, channels=len(model.channels), calls=len(model.calls), ringing_offers=ringing))
 
 
-def _apply_queue_status(model: "LiveModel", queue_status: list[Message], at: float) -> None:
+def _apply_queue_status(model: "LiveModel", queue_status: list[Message], at: float, *, first: bool) -> None:
     listed: dict[str, set[str]] = {}
     for m in queue_status:
         queue = m.get("Queue")
@@ -82,7 +88,12 @@ def _apply_queue_status(model: "LiveModel", queue_status: list[Message], at: flo
             member = model.member(queue, interface, m.get("Name"))
             member.status = DEVICE_STATUS.get(m.get("Status") or "", "unknown")
             member.in_call = m.get("InCall") == "1"
-            model.set_paused(member, m.get("Paused") == "1", m.get("PausedReason") or "", at, explicit=True)
+            paused, reason = m.get("Paused") == "1", m.get("PausedReason") or ""
+            if first:
+                # how things stood when the daemon started: a state, not something that happened now
+                member.paused, member.reason = paused, reason if paused else ""
+            else:
+                model.set_paused(member, paused, reason, at, seen="resync")
             listed.setdefault(queue, set()).add(interface)
     for queue, interfaces in listed.items():
         members = model.queues[queue].members
@@ -90,19 +101,23 @@ def _apply_queue_status(model: "LiveModel", queue_status: list[Message], at: flo
             del members[interface]
 
 
-def _drop_vanished(model: "LiveModel", listed: set[str], at: float) -> None:
+def _drop_vanished(model: "LiveModel", listed: set[str], last_seen: float) -> None:
     for uid in [u for u in model.channels if u not in listed]:
         channel = model.channels.pop(uid)
         offer = model.offers.pop(uid, None)
         if offer is not None:
-            if offer.ended_at is None:
-                offer.ended_at, offer.result = at, "cancelled"
-            model.report_offer(offer, at)
+            model.end_offer_unseen(offer, max(last_seen, offer.started_at), "unknown")
+            model.report_offer(offer, last_seen)
         call = model.calls.get(channel.linkedid)
         if call is not None:
             call.channels.discard(uid)
+            if uid == call.caller_uid and call.caller_ended_at is None:
+                call.caller_ended_at, call.ended_unseen = max(last_seen, call.entered_at), True
     for call in [c for c in model.calls.values() if not c.channels]:
-        model.end_call(call, at, complete=False)
+        for offer in call.offers:
+            model.end_offer_unseen(offer, max(last_seen, offer.started_at), "unknown")
+        call.ended_unseen = True
+        model.end_call(call, max(last_seen, call.entered_at), complete=True)
 
 
 def _upsert_channel(model: "LiveModel", uid: str, m: Message, at: float) -> None:
@@ -118,8 +133,7 @@ def _upsert_channel(model: "LiveModel", uid: str, m: Message, at: float) -> None
             created_at=created)
         if state == 5:
             channel.ringing_at = created
-        elif state == 6:
-            channel.up_at = at  # when it was answered is not in the snapshot; "now" at the latest
+        # Up: when it was answered is not in the snapshot, so up_at stays unknown
     channel.state = state
     channel.bridge = m.get("BridgeId") or None
     call = model.calls.get(channel.linkedid)
@@ -153,24 +167,29 @@ def _rejoin_queue(model: "LiveModel", call: Call, queue: str, entry: Message | N
                                   caller_name=call.caller_name, position=position, entered_at=call.entered_at))
 
 
-def _restore_leg(model: "LiveModel", channel: Channel, queue_of: dict[str, str], at: float) -> None:
+def _restore_leg(model: "LiveModel", channel: Channel, queue_of: dict[str, str], at: float,
+                 since: float | None) -> None:
     """Mark a call answered when an agent leg talks; re-open the offer of an agent leg that rings
     or is about to (``Down``: created, its phone not yet ringing)."""
     call = model.calls[channel.linkedid]
     if channel.uniqueid == call.caller_uid or channel.local or not model.is_agent(channel.endpoint):
         return
     queue = call.current_queue or queue_of.get(call.linkedid)
-    if channel.state == 6 and call.answered_at is None:
+    offer = model.offers.get(channel.uniqueid)
+    if channel.state == 6 and offer is not None and offer.ended_at is None:
+        # it rang before the gap and talks now: answered while the daemon could not see it
+        model.end_offer_unseen(offer, since if since is not None else at, "answered")
+        model.report_offer(offer, at)
+    if channel.state == 6 and not call.answered:
+        queue = queue or (offer.queue if offer is not None else None)
         if queue and (not call.queues or call.queues[-1] != queue):
             call.queues.append(queue)
-        call.answered_at, call.answered_by = channel.up_at, channel.endpoint
-        call.talking_with = channel.endpoint
-        call.answered_queue, call.answer_channel = queue, channel.name
         call.current_queue = None
         if queue:
             model.queue(queue).entries.pop(call.linkedid, None)
+        model.answered_unseen(call, channel, queue, at)
         return
-    if channel.state not in (0, 5) or call.answered_at is not None or channel.uniqueid in model.offers:
+    if channel.state not in (0, 5) or call.answered or offer is not None:
         return
     interface = next((i for i, member in model.queue(queue).members.items() if member.agent == channel.endpoint),
                      None) if queue else None

@@ -2,7 +2,8 @@
 publishes every domain event on the bus.
 
 Time comes from the injected clock (the reactor in the daemon, a ``task.Clock`` in tests and in
-``telephony replay``); the model itself never reads it.
+``telephony replay``); the model itself never reads it.  While the AMI link is down the model counts
+no rings, so nothing ticks until the next snapshot.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ class LiveService(Service):
 
     def on_snapshot(self, channels: list[Message], queue_status: list[Message], at: float) -> None:
         self.bus.publish_all(self.model.resync(channels, queue_status, at))
+        self._schedule()
+
+    def on_link_lost(self, reason: str, last_heard_at: float | None) -> None:
+        """The AMI link is down: publish ``PbxLink`` and stop counting rings until the resync."""
+        self.bus.publish_all(self.model.link_lost(self.clock.seconds(), reason, last_heard_at=last_heard_at))
         self._schedule()
 
     def finish(self) -> None:

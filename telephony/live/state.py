@@ -84,6 +84,9 @@ class Offer:
     result: str | None = None
     rings_announced: int = 0
     reported: bool = False
+    #: its end fell in a gap of the AMI link: ``ended_at`` is the last moment it was known to ring
+    #: (a lower bound) and ``result`` is ``unknown``, or ``answered`` when the snapshot showed the leg up
+    ended_unseen: bool = False
 
     @property
     def ringing(self) -> bool:
@@ -111,8 +114,9 @@ class Call:
     queue_joined_at: float | None = None
     abandoned_queue: bool = False
     offers: list[Offer] = field(default_factory=list)
-    answered_by: str | None = None
-    answered_at: float | None = None
+    answered_by: str | None = None  #: set once an agent answered, also when the answer itself was not seen
+    answered_at: float | None = None  #: None while unanswered, and when the answer fell in a gap
+    talking_seen_at: float | None = None  #: first moment the call was known to be answered
     answered_queue: str | None = None
     answer_channel: str | None = None
     talking_with: str | None = None  #: the agent who has the caller now (follows transfers)
@@ -122,6 +126,13 @@ class Call:
     hangup_cause: int | None = None
     last_hangup_request: str | None = None  #: endpoint kind of the last HangupRequest that counts
     ended_at: float | None = None
+    #: the caller's channel ended in a gap of the AMI link: its end (and so the talk or wait) is a
+    #: lower bound, and who hung up is unknown
+    ended_unseen: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_by is not None
 
 
 @dataclass(slots=True)

@@ -12,11 +12,16 @@ decisions out; no reactor, no clock reads, no I/O.
   an answer or an unpause starts the consecutive count again.  At ``pause_after_misses`` in a row the
   agent is paused in every queue with the policy's reason, unless that would leave a queue with no
   ready member: then the supervisor is alerted instead (CONTRACTS.md).
-* **Per call.**  A caller still queued after ``apologise_at`` rings with no free agent raises a
-  ``long_wait`` alert (the apology itself rides on ``CallAnswered.apologise``).
+* **Per queue.**  A caller still queued after ``apologise_at`` rings with no free agent raises a
+  ``long_wait`` alert (the apology itself rides on ``CallAnswered.apologise``); while callers of that
+  queue keep waiting that long, the next ones fold into the same alert instead of burying the misses.
 * **Ownership.**  A deadline acts only on an offer that is still ringing in the live model at that
   moment; the shell re-checks after letting already-received bytes land, so an answer or a hang-up
   that arrives in the same instant wins.
+* **Blind, it decides nothing.**  While the AMI link is down (``PbxLink`` until ``Resynced``) no
+  deadline is judged: a phone may have been answered unseen.  After the resync each deadline that
+  fell meanwhile is judged by the snapshot: a leg still ringing is acted on at once and is a miss; a
+  leg that is gone ended unseen and is no miss (CONTRACTS.md, "Across a gap").
 """
 from __future__ import annotations
 
@@ -85,6 +90,9 @@ class RingGuard:
         self._guarded: set[str] = set()  #: offers with a deadline set
         self._decided: dict[str, bool] = {}  #: offers past their deadline: did the guard send a hang-up?
         self._waiting: set[str] = set()  #: calls whose wait is (or was) timed: one long_wait alert a call
+        self._long_waits: dict[str, set[str]] = {}  #: queue -> callers waiting too long (one alert for all)
+        self.link_up = True
+        self._blind_timers: set[TimerKey] = set()  #: timers that fell due while the link was down
         self._redirected: set[str] = set()  #: calls whose caller the guard sent to the overflow
         self._unsent: list[Command] = []  #: what the AMI link could not carry; sent again once it is back
 
@@ -134,6 +142,7 @@ class RingGuard:
         if isinstance(event, ev.AgentRinging):
             self._guard_offer(event, decision)
         elif isinstance(event, ev.OfferEnded):
+            self._blind_timers.discard(("offer", event.offer_id))
             guarded = event.offer_id in self._guarded
             acted = self._decided.pop(event.offer_id, False)
             self._forget_offer(event.offer_id, decision)
@@ -150,13 +159,24 @@ class RingGuard:
                 decision.timers.append((event.entered_at + policy.apologise_at * policy.cycle_s, ("wait", event.linkedid)))
         elif isinstance(event, ev.CallAnswered):
             decision.cancels.append(("wait", event.linkedid))
+            self._waits_no_longer(event.linkedid)
+        elif isinstance(event, ev.CallerLeftQueue):
+            self._waits_no_longer(event.linkedid)
         elif isinstance(event, ev.CallEnded):
             linkedid = event.call.linkedid
             if linkedid in self._waiting:
                 self._waiting.discard(linkedid)
                 decision.cancels.append(("wait", linkedid))
+            self._blind_timers.discard(("wait", linkedid))
+            self._waits_no_longer(linkedid)
             self._redirected.discard(linkedid)
+        elif isinstance(event, ev.PbxLink):
+            self.link_up = event.state != "disconnected"
         elif isinstance(event, ev.Resynced):
+            self.link_up = True
+            blind, self._blind_timers = sorted(self._blind_timers), set()
+            for key in blind:
+                self._judge(key, event.at, decision)
             self._send_again(decision)
         elif isinstance(event, ev.AgentPaused) and not event.paused:
             self.consecutive[event.agent] = 0
@@ -180,13 +200,19 @@ class RingGuard:
     # -- timers -----------------------------------------------------------------------------------
 
     def on_timer(self, key: TimerKey, now: float) -> Decision:
-        kind, ident = key
         decision = Decision()
+        if self.link_up:
+            self._judge(key, now, decision)
+        else:
+            self._blind_timers.add(key)
+        return decision
+
+    def _judge(self, key: TimerKey, now: float, decision: Decision) -> None:
+        kind, ident = key
         if kind == "offer":
             self._deadline(ident, now, decision)
         elif kind == "wait":
             self._long_wait(ident, now, decision)
-        return decision
 
     def still_owned(self, command: Command) -> bool:
         """True while acting on ``command`` cannot hit an answered or vanished call."""
@@ -308,14 +334,24 @@ class RingGuard:
             self.pbx, now, kind="pause", agent=agent, queue=None, linkedid=linkedid, caller=caller, since=None,
             detail=f"{streak} misses in a row: paused in every queue ({policy.pause_reason})"))
 
+    def _waits_no_longer(self, linkedid: str) -> None:
+        for queue, waiting in list(self._long_waits.items()):
+            waiting.discard(linkedid)
+            if not waiting:
+                del self._long_waits[queue]
+
     def _long_wait(self, linkedid: str, now: float, decision: Decision) -> None:
         call = self.model.calls.get(linkedid)
-        if call is None or call.answered_at is not None or call.current_queue is None:
+        if call is None or call.answered or call.current_queue is None:
             return
         queue = self.model.queues.get(call.current_queue)
         free = [m for m in queue.members.values() if not m.paused and m.status == "not_in_use"] if queue else []
         if free:
             return
+        waiting = self._long_waits.setdefault(call.current_queue, set())
+        waiting.add(linkedid)
+        if len(waiting) > 1:
+            return  # the queue's alert is still open: this caller is one more of the same trouble
         policy = self.policy(call.current_queue)
         decision.events.append(ev.SupervisorAlert(
             self.pbx, now, kind="long_wait", agent=None, queue=call.current_queue, linkedid=linkedid,

@@ -33,9 +33,16 @@ class SimulatorService(Service):
             raise RuntimeError("the simulator is not listening")
         return self.listening.getHost().port
 
+    def listen(self) -> int:
+        """Listen now (before the service starts, so a client can be built for the real port);
+        returns the port.  Raises ``CannotListenError``."""
+        if self.listening is None:
+            self.listening = self.sim.listen(self.reactor, self.requested_port, self.interface)
+        return self.port
+
     def startService(self) -> None:
         super().startService()
-        self.listening = self.sim.listen(self.reactor, self.requested_port, self.interface)
+        self.listen()
         if self.scenario is not None:
             self.run = ScenarioRun(self.sim, self.scenario).start()
 

@@ -33,6 +33,7 @@ class StoredOffer:
     rang_s: float
     rings: int
     result: str
+    ended_unseen: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +50,9 @@ class StoredCall:
     queues: tuple[str, ...]
     answered_by: str | None
     answered_at: datetime | None
-    wait_s: float
-    rings_to_answer: int
-    apologise: bool
+    wait_s: float | None
+    rings_to_answer: int | None
+    apologise: bool | None
     talk_s: float | None
     outcome: str
     hangup_by: str | None
@@ -60,6 +61,7 @@ class StoredCall:
     direction: str
     transferred_to: tuple[str, ...]
     offers: tuple[StoredOffer, ...]
+    ended_unseen: bool
     created_at: datetime
     updated_at: datetime
 
@@ -89,6 +91,7 @@ def save_call(session: Session, call: CallSummary, *, now: datetime) -> int:
         "ended_at": as_utc(call.ended_at),
         "direction": call.direction,
         "transferred_to": list(call.transferred_to),
+        "ended_unseen": call.ended_unseen,
     }
     stmt = upsert(session, CallRow).values(**values, created_at=now, updated_at=now)
     stmt = stmt.on_conflict_do_update(
@@ -109,6 +112,7 @@ def save_call(session: Session, call: CallSummary, *, now: datetime) -> int:
             "rang_s": offer.rang_s,
             "rings": offer.rings,
             "result": offer.result,
+            "ended_unseen": offer.ended_unseen,
         } for seq, offer in enumerate(call.offers, start=1)])
     return call_id
 
@@ -155,6 +159,6 @@ def _stored(row: CallRow) -> StoredCall:
         transferred_to=tuple(row.transferred_to),
         offers=tuple(StoredOffer(seq=o.seq, agent=o.agent, queue=o.queue, started_at=o.started_at,
                                  ring_started_at=o.ring_started_at, ended_at=o.ended_at, rang_s=o.rang_s,
-                                 rings=o.rings, result=o.result) for o in row.offers),
-        created_at=row.created_at, updated_at=row.updated_at,
+                                 rings=o.rings, result=o.result, ended_unseen=o.ended_unseen) for o in row.offers),
+        ended_unseen=row.ended_unseen, created_at=row.created_at, updated_at=row.updated_at,
     )

@@ -7,8 +7,15 @@
 
 SQLite engines are set up for a thread pool: foreign keys on (offers go with their call), WAL so
 readers do not wait for the writer, and every transaction begun with ``BEGIN IMMEDIATE`` so two
-threads that both write queue on the lock (up to 30 s) instead of one failing with "database is
-locked" when its read upgrades to a write.
+threads that both write queue on the lock instead of one failing with "database is locked" when its
+read upgrades to a write.
+
+Nothing waits without end, because a hung database must not hang the daemon: connecting gives up
+after ``connect_timeout_s``; with ``statement_timeout_s`` (the daemon's store sets it; a migration
+may take longer) a statement, a lock wait or SQLite's wait for its lock gives up after that long and
+PostgreSQL's TCP keepalives notice a server that vanished; every pooled connection is pinged before
+use.  Errors never carry the SQL parameters (``hide_parameters``): they
+hold phone numbers and names, and errors reach logs.
 """
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ __all__ = ["DEFAULT_URL", "create_engine", "describe", "parse_url", "sqlite_path
 
 DEFAULT_URL = "sqlite:///var/telephony.db"
 
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+#: SQLite's wait for the write lock when no statement timeout is given (the command line)
 _SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
@@ -53,7 +62,8 @@ def describe(url: str | URL) -> str:
     return parse_url(url).render_as_string(hide_password=True)
 
 
-def create_engine(url: str | URL, **kwargs: Any) -> Engine:
+def create_engine(url: str | URL, *, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+                  statement_timeout_s: float | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url`` (see the module doc for what is set up per database).
 
     Creates the folder of a SQLite file; connecting does not happen here, so an unreachable
@@ -61,9 +71,25 @@ def create_engine(url: str | URL, **kwargs: Any) -> Engine:
     """
     parsed = parse_url(url)
     path = sqlite_path(parsed)
+    connect_args = kwargs.setdefault("connect_args", {})
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("hide_parameters", True)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {}).setdefault("timeout", _SQLITE_BUSY_TIMEOUT_S)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args.setdefault("timeout", statement_timeout_s or _SQLITE_BUSY_TIMEOUT_S)
+    elif parsed.get_backend_name() == "postgresql":
+        connect_args.setdefault("connect_timeout", max(1, round(connect_timeout_s)))
+        if statement_timeout_s is not None:
+            statement_ms = max(1, round(statement_timeout_s * 1000))
+            connect_args.setdefault("options", f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms} "
+                                               f"-c idle_in_transaction_session_timeout={statement_ms * 3}")
+            connect_args.setdefault("keepalives", 1)
+            connect_args.setdefault("keepalives_idle", 5)
+            connect_args.setdefault("keepalives_interval", 2)
+            connect_args.setdefault("keepalives_count", 3)
+            connect_args.setdefault("tcp_user_timeout", statement_ms)
+            kwargs.setdefault("pool_timeout", statement_timeout_s)
     engine = sqlalchemy.create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)

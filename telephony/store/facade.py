@@ -7,12 +7,17 @@ current schema.  That check blocks, once, while the service tree starts (before 
 work to do) so that a daemon with a stale database never gets as far as taking calls.
 
 Every operation then returns a Deferred fired on the reactor thread with the repository's result
-(or its exception).  Each runs in a transaction of its own: all of it is stored, or none.
+(or its exception).  Each runs in a transaction of its own: all of it is stored, or none.  None
+waits without end (``connect_timeout_s``, ``statement_timeout_s``: see :mod:`telephony.store.db`),
+and stopping waits ``stop_timeout_s`` at most for the operations still running: the pool's threads
+are daemon threads, so one stuck in a driver call cannot keep the process from exiting.
 
 :func:`open_store` gives the same operations synchronously, for the command line.
 """
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from datetime import date, datetime
 from typing import Any, Callable, TypeVar
@@ -33,6 +38,16 @@ from telephony.store.upgrade import open_database
 __all__ = ["Store", "SyncStore", "open_store"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+
+def _daemon_thread(*args: Any, **kwargs: Any) -> threading.Thread:
+    return threading.Thread(*args, daemon=True, **kwargs)
+
+
+class _DaemonThreadPool(ThreadPool):
+    threadFactory = staticmethod(_daemon_thread)  # type: ignore[assignment]
 
 
 def _in_transaction(engine: Engine, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -77,11 +92,21 @@ class _Operations:
         """Create or change a customer (fields: name, category, company, notes) → Customer."""
         return self._run(customers.upsert_customer, number, now=self._now(), **fields)
 
-    def record_agent_event(self, pbx: str, agent: str, kind: str, at: float | datetime, source: str, *,
-                           queue: str | None = None, linkedid: str | None = None, reason: str | None = None):
-        """Store a miss/pause/unpause unless stored already → True when it was new."""
+    def record_agent_event(self, pbx: str, agent: str, kind: str, at: float | datetime, source: str | None, *,
+                           queue: str | None = None, linkedid: str | None = None, reason: str | None = None,
+                           unseen: bool = False):
+        """Store a miss/pause/unpause unless stored already → True when it was new (``source``
+        None: credited to a request for it, else to asterisk)."""
         return self._run(agents.record_agent_event, pbx=pbx, agent=agent, kind=kind, at=at, source=source,
-                         queue=queue, linkedid=linkedid, reason=reason)
+                         queue=queue, linkedid=linkedid, reason=reason, unseen=unseen)
+
+    def request_pause_change(self, pbx: str, agent: str, *, paused: bool, by: str, reason: str | None = None):
+        """Record that ``by`` asks to pause or unpause ``agent`` now → the request's id."""
+        return self._run(agents.request_pause_change, pbx=pbx, agent=agent, paused=paused, by=by, at=self._now(),
+                         reason=reason)
+
+    def forget_pause_request(self, request_id: int):
+        return self._run(agents.forget_pause_request, request_id)
 
     def agent_events(self, pbx: str, *, agent: str | None = None, since: float | datetime | None = None,
                      until: float | datetime | None = None):
@@ -111,7 +136,9 @@ class Store(Service, _Operations):
 
     name = "store"
 
-    def __init__(self, url: str | URL, *, reactor: IReactorThreads, threads: int = 4) -> None:
+    def __init__(self, url: str | URL, *, reactor: IReactorThreads, threads: int = 4,
+                 connect_timeout_s: float = 5.0, statement_timeout_s: float = 10.0,
+                 stop_timeout_s: float = 5.0) -> None:
         """``reactor`` provides IReactorThreads (results come back through it) and IReactorTime
         ("now" for created/updated/acknowledged times is its ``seconds()``)."""
         if threads < 1:
@@ -119,6 +146,8 @@ class Store(Service, _Operations):
         self._url = url
         self._reactor = reactor
         self._threads = threads
+        self._timeouts = dict(connect_timeout_s=connect_timeout_s, statement_timeout_s=statement_timeout_s)
+        self._stop_timeout_s = stop_timeout_s
         self._engine: Engine | None = None
         self._pool: ThreadPool | None = None
 
@@ -127,19 +156,39 @@ class Store(Service, _Operations):
 
     def startService(self) -> None:
         # Open first: if the schema is stale, nothing is started and the error reaches the operator.
-        self._engine = open_database(self._url, pool_size=self._threads)
-        self._pool = ThreadPool(minthreads=0, maxthreads=self._threads, name="telephony-store")
+        self._engine = open_database(self._url, pool_size=self._threads, **self._timeouts)
+        self._pool = _DaemonThreadPool(minthreads=0, maxthreads=self._threads, name="telephony-store")
         self._pool.start()
         super().startService()
 
-    def stopService(self) -> None:
-        """Waits for operations already running to finish, then closes every connection."""
+    def stopService(self) -> defer.Deferred[None]:
+        """Waits up to ``stop_timeout_s`` for operations already running, then closes the connections."""
         super().stopService()
         if self._pool is None or self._engine is None:
-            return  # never started (its start failed), or stopped already
-        self._pool.stop()
-        self._engine.dispose()
+            return defer.succeed(None)  # never started (its start failed), or stopped already
+        pool, engine = self._pool, self._engine
         self._pool = self._engine = None
+        done: defer.Deferred[None] = defer.Deferred()
+
+        def finished() -> None:
+            if not done.called:
+                timer.cancel()
+                engine.dispose()
+                done.callback(None)
+
+        def stuck() -> None:
+            if not done.called:
+                log.warning("store: database work still running %g s after the stop; leaving it behind "
+                            "(its thread ends with the process)", self._stop_timeout_s)
+                done.callback(None)
+
+        def join() -> None:  # pool.stop() waits for the running operations: not on the reactor thread
+            pool.stop()
+            self._reactor.callFromThread(finished)
+
+        timer = self._reactor.callLater(self._stop_timeout_s, stuck)
+        threading.Thread(target=join, name="telephony-store-stop", daemon=True).start()
+        return done
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
         """Call ``fn(session, *args, **kwargs)`` in the pool, in a transaction committed when it

@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, MetaData,
-                        String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint, false)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["CUSTOMER_CATEGORIES", "AgentEventRow", "AlertRow", "Base", "CallRow", "CustomerRow", "OfferRow",
-           "UTCDateTime", "as_utc", "fact_key", "metadata"]
+           "PauseRequestRow", "UTCDateTime", "as_utc", "fact_key", "metadata"]
 
 #: Constraint names are spelled out so migrations (and SQLite's batch mode, which must name what it
 #: drops) refer to the same names on every database.
@@ -86,7 +86,12 @@ class Base(DeclarativeBase):
 
 
 class CallRow(Base):
-    """One call, as summarised when it ended (``CallSummary``); one row per ``(pbx, linkedid)``."""
+    """One call, as summarised when it ended (``CallSummary``); one row per ``(pbx, linkedid)``.
+
+    Unknown is NULL: a call answered unseen has no ``answered_at``, ``wait_s``, ``rings_to_answer``
+    or ``apologise``; ``ended_unseen`` marks a call whose end fell in a gap of the AMI link (its
+    times are lower bounds).
+    """
 
     __tablename__ = "calls"
     __table_args__ = (
@@ -106,9 +111,9 @@ class CallRow(Base):
     queues: Mapped[list[str]] = mapped_column(JSON)
     answered_by: Mapped[str | None] = mapped_column(String(64))
     answered_at: Mapped[datetime | None]
-    wait_s: Mapped[float] = mapped_column(Float)
-    rings_to_answer: Mapped[int] = mapped_column(Integer)
-    apologise: Mapped[bool] = mapped_column(Boolean)
+    wait_s: Mapped[float | None] = mapped_column(Float)
+    rings_to_answer: Mapped[int | None] = mapped_column(Integer)
+    apologise: Mapped[bool | None] = mapped_column(Boolean)
     talk_s: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str] = mapped_column(String(16))
     hangup_by: Mapped[str | None] = mapped_column(String(16))
@@ -116,6 +121,7 @@ class CallRow(Base):
     ended_at: Mapped[datetime]
     direction: Mapped[str] = mapped_column(String(16))
     transferred_to: Mapped[list[str]] = mapped_column(JSON)
+    ended_unseen: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -142,6 +148,7 @@ class OfferRow(Base):
     rang_s: Mapped[float] = mapped_column(Float)
     rings: Mapped[int] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(String(16))
+    ended_unseen: Mapped[bool] = mapped_column(Boolean, server_default=false())  #: rang_s/rings are lower bounds
 
 
 #: The customer categories the call centre uses; NULL when nobody has classified the number yet.
@@ -192,6 +199,27 @@ class AgentEventRow(Base):
     linkedid: Mapped[str | None] = mapped_column(String(64))  #: the call, for a miss
     reason: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(16))  #: guard | agent | supervisor | asterisk
+    #: found in the snapshot after a gap of the AMI link: it happened unseen, before ``at``
+    unseen: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class PauseRequestRow(Base):
+    """Somebody asked to pause or unpause an agent (``telephony agent unpause``, later the screens).
+
+    Asterisk's ``QueueMemberPause`` does not say who asked; the call log credits a pause or unpause
+    to the request made just before it, and to ``asterisk`` when there is none.
+    """
+
+    __tablename__ = "pause_requests"
+    __table_args__ = (Index(None, "pbx", "agent", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(String(64))
+    paused: Mapped[bool] = mapped_column(Boolean)
+    by: Mapped[str] = mapped_column(String(16))  #: agent | supervisor
+    at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(String(255))
 
 
 class AlertRow(Base):

@@ -12,8 +12,11 @@ For one local day (``tz``, default the call centre's Asia/Shanghai), per PBX, qu
   on the queue's row (``agent`` None) every inbound call whose queue it was, abandoned ones
   included, so ``share_in_time`` there is the share of callers served in time.
 
-Calls still ``incomplete`` count in no call figure; outbound calls (a callback rings the agent
-first) and supervision count nowhere.  Direct dials are the rows
+Unknown is left out and counted: calls still ``incomplete`` and calls answered unseen (no wait is
+known: the daemon started, or its AMI link came back, after the answer) count in no call figure but
+in ``calls_left_out``; offers that ended unseen (in a gap of the AMI link: ``unknown``, or answered at
+a moment nobody saw) count in no offer figure but in ``offers_left_out``.  Outbound calls (a callback
+rings the agent first) and supervision count nowhere.  Direct dials are the rows
 with ``queue`` None.  A call that crosses midnight counts on the day it began; its offers on the
 day each was made.  Each run recomputes everything, so the report can be made again any time.
 """
@@ -46,6 +49,8 @@ class RingReportRow:
     answered_in_time: int
     share_in_time: float | None  #: answered_in_time / calls; None without calls
     asa_s: float | None  #: None when no call was answered
+    calls_left_out: int = 0  #: incomplete, or answered with an unknown wait
+    offers_left_out: int = 0  #: ended unseen
 
 
 @dataclass
@@ -56,6 +61,8 @@ class _Tally:
     calls: int = 0
     answered_in_time: int = 0
     waits: list[float] = field(default_factory=list)  #: of the answered calls
+    calls_left_out: int = 0
+    offers_left_out: int = 0
 
 
 def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
@@ -77,12 +84,16 @@ def ring_report(session: Session, day: date, *, tz: str = "Asia/Shanghai", pbx: 
     start, end = day_bounds(day, tz)
     tallies: dict[tuple[str, str | None, str | None], _Tally] = defaultdict(_Tally)
 
-    offers = (select(CallRow.pbx, OfferRow.queue, OfferRow.agent, OfferRow.result, OfferRow.rings)
+    offers = (select(CallRow.pbx, OfferRow.queue, OfferRow.agent, OfferRow.result, OfferRow.rings,
+                     OfferRow.ended_unseen)
               .join(CallRow, OfferRow.call_id == CallRow.id)
               .where(OfferRow.started_at >= start, OfferRow.started_at < end, CallRow.direction == "inbound"))
-    for row_pbx, queue, agent, result, rings in session.execute(_only(offers, CallRow.pbx, pbx)):
+    for row_pbx, queue, agent, result, rings, unseen in session.execute(_only(offers, CallRow.pbx, pbx)):
         within = result == "answered" and rings <= allowed(queue)
         for key in ((row_pbx, queue, agent), (row_pbx, queue, None)):
+            if unseen:
+                tallies[key].offers_left_out += 1
+                continue
             tallies[key].offers += 1
             tallies[key].answered_within += int(within)
 
@@ -94,14 +105,17 @@ def ring_report(session: Session, day: date, *, tz: str = "Asia/Shanghai", pbx: 
 
     calls = (select(CallRow.pbx, CallRow.queue, CallRow.answered_by, CallRow.outcome, CallRow.rings_to_answer,
                     CallRow.wait_s)
-             .where(CallRow.entered_at >= start, CallRow.entered_at < end, CallRow.direction == "inbound",
-                    CallRow.outcome != "incomplete"))
+             .where(CallRow.entered_at >= start, CallRow.entered_at < end, CallRow.direction == "inbound"))
     for row_pbx, queue, answered_by, outcome, rings_to_answer, wait_s in session.execute(
             _only(calls, CallRow.pbx, pbx)):
         answered = outcome == "answered" and answered_by is not None
         keys = [(row_pbx, queue, None)] + ([(row_pbx, queue, answered_by)] if answered else [])
+        unknown = outcome == "incomplete" or (answered and (wait_s is None or rings_to_answer is None))
         for key in keys:
             tally = tallies[key]
+            if unknown:
+                tally.calls_left_out += 1
+                continue
             tally.calls += 1
             if answered:
                 tally.answered_in_time += int(rings_to_answer <= allowed(queue))
@@ -127,4 +141,5 @@ def _row(day: date, key: tuple[str, str | None, str | None], tally: _Tally) -> R
         misses=tally.misses, calls=tally.calls, answered_in_time=tally.answered_in_time,
         share_in_time=tally.answered_in_time / tally.calls if tally.calls else None,
         asa_s=sum(waits) / len(waits) if waits else None,
+        calls_left_out=tally.calls_left_out, offers_left_out=tally.offers_left_out,
     )

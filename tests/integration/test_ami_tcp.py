@@ -199,7 +199,7 @@ class AMIOverTCP(unittest.TestCase):
         calls: list[tuple] = []
         self.disconnects: defer.DeferredQueue[str] = defer.DeferredQueue()
 
-        def on_disconnect(reason: str) -> None:
+        def on_disconnect(reason: str, last_heard_at: float | None) -> None:
             calls.append(("disconnect", reason))
             self.disconnects.put(reason)
 

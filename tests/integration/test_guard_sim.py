@@ -51,7 +51,7 @@ class GuardAgainstTheSimulator(unittest.TestCase):
         upgrade(self.url)
         self.config_text = (
             f"pbx:\n  name: lab\n  ami:\n    host: 127.0.0.1\n    port: {port.getHost().port}\n"
-            f"    secret_env: {SECRET_ENV}\n    reconnect: {{initial_delay_s: 0.1, max_delay_s: 1}}\n"
+            f"    secret_env: {SECRET_ENV}\n    reconnect_initial_s: 0.1\n    reconnect_max_s: 1\n"
             f"rings:\n  cycle_s: {5.0 / SCALE}\n  allowed: 3\n  pause_after_misses: 2\n"
             f"store:\n  url: {self.url}\n"
         )

@@ -39,7 +39,8 @@ class ConnectionAgainstTheSimulator(unittest.TestCase):
         self.disconnects: list[str] = []
         self.first_disconnect: defer.Deferred = defer.Deferred()
 
-        def disconnected(reason: str) -> None:
+        def disconnected(reason: str, last_heard_at: float | None) -> None:
+            self.live.on_link_lost(reason, last_heard_at)
             self.disconnects.append(reason)
             if not self.first_disconnect.called:
                 self.first_disconnect.callback(reason)
@@ -117,8 +118,14 @@ class ConnectionAgainstTheSimulator(unittest.TestCase):
         self.assertEqual(self.snapshots[1].channels, (), "every channel died with the restart")
         ended = {e.call.caller: e.call for e in self.events if isinstance(e, ev.CallEnded)}
         self.assertEqual(set(ended), {"13800001111", "13800002222"})
-        self.assertEqual((ended["13800001111"].outcome, ended["13800001111"].answered_by), ("incomplete", "1001"))
-        self.assertEqual(ended["13800002222"].outcome, "incomplete")
+        # seen answered before the restart: still answered by 1001, ended unseen at the last moment
+        # heard, not at the resync; the call that only rang is incomplete and its offer no miss
+        talked, rang = ended["13800001111"], ended["13800002222"]
+        self.assertEqual((talked.outcome, talked.answered_by, talked.ended_unseen), ("answered", "1001", True))
+        self.assertEqual((rang.outcome, rang.ended_unseen, rang.offers[-1].result), ("incomplete", True, "unknown"))
+        resynced = [e for e in self.events if isinstance(e, ev.Resynced)][1]
+        self.assertLess(talked.ended_at, resynced.at)
+        self.assertEqual(talked.ended_at, resynced.blind_since)
         self.assertEqual(self.model.calls, {})
         self.assertTrue(talking.ended and ringing.ended)
 

@@ -1,18 +1,23 @@
-"""The call-log writer stores calls, misses, pauses and alerts, and loses nothing when the store fails."""
+"""The call-log writer stores calls, misses, pauses and alerts, and loses nothing when the store fails:
+writes of one call or agent keep their order, a stall is said, a stop is bounded and what is not
+stored goes to the journal, which the next start stores first."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 
-from twisted.internet.defer import fail, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
 from telephony.bus import EventBus
+from telephony.calllog.journal import Journal
 from telephony.calllog.writer import CallLogWriter
 from telephony.live import events as ev
-from telephony.store.facade import Store
-from tests.unit.test_replay_captures import capture_path
 from telephony.replay import calls_from_capture
+from telephony.service import InOrder
+from telephony.store.facade import Store
+from tests.conftest import capture_path
 
 
 class FlakyStore:
@@ -30,13 +35,32 @@ class FlakyStore:
         return succeed(None)
 
     def save_call(self, call):
-        return self._write("call", call.linkedid)
+        return self._write("call", call.linkedid, call.outcome)
 
-    def record_agent_event(self, pbx, agent, kind, at, source, *, queue=None, linkedid=None, reason=None):
-        return self._write(kind, agent, queue, source, reason, linkedid)
+    def record_agent_event(self, pbx, agent, kind, at, source, *, queue=None, linkedid=None, reason=None,
+                           unseen=False):
+        return self._write(kind, agent, queue, source, reason, linkedid, unseen)
 
     def record_alert(self, pbx, at, kind, **fields):
         return self._write("alert", kind, fields["agent"], fields["caller_masked"])
+
+
+class HeldStore(FlakyStore):
+    """Every write waits until the test fires it: a database that is slow, or hung."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight: list[tuple[tuple, Deferred]] = []
+
+    def _write(self, *record):
+        waiting: Deferred = Deferred()
+        self.in_flight.append((record, waiting))
+        return waiting
+
+    def finish(self, index: int = 0) -> None:
+        record, waiting = self.in_flight.pop(index)
+        self.written.append(record)
+        waiting.callback(None)
 
 
 def test_the_fake_store_has_the_real_signatures():
@@ -53,8 +77,9 @@ def make(store, **kw):
     return clock, bus, writer
 
 
-def pause(agent, paused, reason, queue="support"):
-    return ev.AgentPaused("default", 1.0, agent=agent, interface=f"PJSIP/{agent}", queue=queue, paused=paused, reason=reason)
+def pause(agent, paused, reason, queue="support", seen="announced", at=1.0):
+    return ev.AgentPaused("default", at, agent=agent, interface=f"PJSIP/{agent}", queue=queue, paused=paused,
+                          reason=reason, seen=seen)
 
 
 def test_calls_misses_pauses_and_alerts_are_stored_with_their_source():
@@ -68,15 +93,21 @@ def test_calls_misses_pauses_and_alerts_are_stored_with_their_source():
     bus.publish(pause("1001", False, ""))
     bus.publish(pause("1002", True, "Auto-Pause", queue="autopause"))
     bus.publish(pause("1003", True, "午休"))
+    bus.publish(pause("1003", False, "", seen="resync"))
+    bus.publish(pause("1004", False, "", seen="status"))
     bus.publish(ev.SupervisorAlert("default", 4.0, kind="miss", agent="1001", queue="support", linkedid="L1",
                                    caller="138****8000", since=1.0, detail="3 rings unanswered"))
     assert store.written == [
-        ("call", call.linkedid),
-        ("miss", "1001", "support", "guard", None, "L1"),
-        ("pause", "1001", "support", "guard", "振铃未接", None),
-        ("unpause", "1001", "support", "agent", None, None),
-        ("pause", "1002", "autopause", "asterisk", "Auto-Pause", None),
-        ("pause", "1003", "support", "agent", "午休", None),
+        ("call", call.linkedid, "answered"),
+        ("miss", "1001", "support", "guard", None, "L1", False),
+        ("pause", "1001", "support", "guard", "振铃未接", None, False),
+        # announced by Asterisk, asked for by somebody: the store credits the request, else asterisk
+        ("unpause", "1001", "support", None, None, None, False),
+        ("pause", "1002", "autopause", "asterisk", "Auto-Pause", None, False),
+        ("pause", "1003", "support", None, "午休", None, False),
+        # found after Asterisk restarted, or only in a status: nobody is known to have done it
+        ("unpause", "1003", "support", "asterisk", None, None, True),
+        ("unpause", "1004", "support", "asterisk", None, None, False),
         ("alert", "miss", "1001", "138****8000"),
     ]
     assert writer.backlog == 0
@@ -88,7 +119,7 @@ def test_failed_writes_are_retried_in_order_until_the_store_is_back(caplog):
     for n in range(5):
         bus.publish(pause(f"100{n}", True, "午休"))
     assert store.written == [] and writer.backlog == 5
-    assert "not stored (database is away)" in caplog.text
+    assert "not stored (ConnectionError: database is away)" in caplog.text
     clock.advance(1)
     clock.advance(2)
     assert store.written == []
@@ -97,52 +128,113 @@ def test_failed_writes_are_retried_in_order_until_the_store_is_back(caplog):
     assert writer.backlog == 0 and clock.getDelayedCalls() == []
 
 
-def test_beyond_the_bound_the_oldest_write_is_dropped_loudly(caplog):
+def test_writes_of_one_agent_or_call_wait_for_each_other_and_others_go_side_by_side():
+    store = HeldStore()
+    clock, bus, writer = make(store, max_in_flight=4)
+    bus.publish(pause("1001", True, "午休", at=1.0))
+    bus.publish(pause("1001", False, "", at=2.0))
+    bus.publish(pause("1002", True, "午休", at=3.0))
+    (call, _), = calls_from_capture(capture_path("02-"))
+    bus.publish(ev.CallEnded("default", 4.0, call=call))
+    bus.publish(ev.CallEnded("default", 5.0, call=dataclasses.replace(call, outcome="incomplete")))
+    started = [record[:2] for record, _ in store.in_flight]
+    assert started == [("pause", "1001"), ("pause", "1002"), ("call", call.linkedid)], \
+        "the unpause waits for the pause, the second summary for the first"
+    store.finish(2)  # the first summary is stored: the second may go
+    store.finish(0)  # the pause is stored: the unpause may go
+    assert [record[:3] for record, _ in store.in_flight] == [("pause", "1002", "support"),
+                                                             ("call", call.linkedid, "incomplete"),
+                                                             ("unpause", "1001", "support")]
+    while store.in_flight:
+        store.finish()
+    calls = [w for w in store.written if w[0] == "call"]
+    assert [c[2] for c in calls] == ["answered", "incomplete"], "the later summary is stored last"
+
+
+def test_a_stalled_store_is_reported_while_it_lasts(caplog):
+    store = HeldStore()
+    clock, bus, writer = make(store, stall_after_s=10.0)
+    bus.publish(pause("1001", True, "午休"))
+    with caplog.at_level(logging.WARNING):
+        clock.advance(9.9)
+        assert "has not answered" not in caplog.text
+        clock.advance(0.1)
+        assert "call log: the store has not answered for 10 s; 1 write(s) waiting" in caplog.text
+        clock.advance(60)
+        assert "has not answered for 70 s" in caplog.text
+    store.finish()
+    assert clock.getDelayedCalls() == []
+
+
+def test_without_a_journal_the_oldest_write_beyond_the_bound_is_dropped_loudly(caplog):
     store = FlakyStore(failures=100)
     clock, bus, writer = make(store, max_pending=3)
     with caplog.at_level(logging.ERROR):
         for n in range(5):
             bus.publish(pause(f"100{n}", True, "午休"))
     assert writer.backlog == 3
-    assert "dropped the oldest: pause default/1000/support" in caplog.text
-    assert "dropped the oldest: pause default/1001/support" in caplog.text
+    assert "dropped the oldest: pause default/1001" in caplog.text
 
 
-def test_idle_fires_once_everything_is_stored_and_stopping_waits_for_it():
-    store = FlakyStore(failures=1)
-    clock, bus, writer = make(store)
-    bus.publish(pause("1001", True, "午休"))
-    idle = writer.idle()
-    assert not idle.called
+def test_beyond_the_bound_writes_go_to_the_journal_and_come_back_in_order(tmp_path, caplog):
+    store = FlakyStore(failures=2)
+    journal = Journal(tmp_path / "journal.jsonl")
+    clock, bus, writer = make(store, max_pending=3, journal=journal)
+    for n in range(8):
+        bus.publish(pause("1001", n % 2 == 0, "午休" if n % 2 == 0 else "", at=float(n)))
+    assert "the next ones go to" in caplog.text
+    assert writer.backlog == 3 and journal.count() == 5
     clock.advance(1)
-    assert idle.called and store.written
-    bus.publish(pause("1002", True, "午休"))
-    assert writer.stopService().called
+    clock.advance(2)
+    assert [w[0] for w in store.written] == ["pause", "unpause"] * 4, "in the order they happened"
+    assert not journal.path.exists() and writer.backlog == 0
 
 
-def test_stopping_while_a_write_fails_does_not_hang_and_names_what_was_lost(caplog):
-    from twisted.internet.defer import Deferred
-
-    from telephony.service import InOrder
-
-    class SlowStore(FlakyStore):
-        def __init__(self):
-            super().__init__()
-            self.in_flight: list[Deferred] = []
-
-        def record_agent_event(self, pbx, agent, kind, at, source, *, queue=None, linkedid=None, reason=None):
-            self.in_flight.append(Deferred())
-            return self.in_flight[-1]
-
-    store = SlowStore()
+def test_stop_is_bounded_and_what_is_not_stored_is_stored_first_at_the_next_start(tmp_path, caplog):
+    hung = HeldStore()
+    journal_path = tmp_path / "journal.jsonl"
     clock, bus = Clock(), EventBus()
-    writer = CallLogWriter(store, bus, clock, guard_reasons=lambda: set())
+    writer = CallLogWriter(hung, bus, clock, guard_reasons=lambda: set(), journal=Journal(journal_path),
+                           max_in_flight=1, stop_timeout_s=5.0)
+    root = InOrder()
+    writer.setServiceParent(root)
+    root.startService()
+    (call, _), = calls_from_capture(capture_path("02-"))
+    bus.publish(ev.CallEnded("default", 1.0, call=call))
+    bus.publish(pause("1001", True, "午休", at=2.0))
+    bus.publish(pause("1001", False, "", at=3.0))
+    stopped = root.stopService()
+    clock.advance(4.9)
+    assert not stopped.called, "it waits for the store a bounded time"
+    with caplog.at_level(logging.ERROR):
+        clock.advance(0.1)
+    assert stopped.called
+    assert f"call log: 3 write(s) not stored within 5 s; kept in {journal_path}" in caplog.text
+    assert oct(journal_path.stat().st_mode & 0o777) == "0o600", "it holds numbers and names"
+
+    store = FlakyStore()
+    clock, bus, writer = make(store, journal=Journal(journal_path))
+    bus.publish(pause("1002", True, "午休", at=9.0))
+    assert store.written == [("call", call.linkedid, "answered"),
+                             ("pause", "1001", "support", None, "午休", None, False),
+                             ("unpause", "1001", "support", None, None, None, False),
+                             ("pause", "1002", "support", None, "午休", None, False)]
+    assert not journal_path.exists()
+
+
+def test_a_write_failing_while_stopping_ends_the_stop_at_once_and_is_journaled(tmp_path, caplog):
+    store = HeldStore()
+    clock, bus = Clock(), EventBus()
+    journal = Journal(tmp_path / "journal.jsonl")
+    writer = CallLogWriter(store, bus, clock, guard_reasons=lambda: set(), journal=journal)
     root = InOrder()
     writer.setServiceParent(root)
     root.startService()
     bus.publish(pause("1001", True, "午休"))
     stopped = root.stopService()
     assert not stopped.called, "the writer waits for the write under way"
-    store.in_flight[0].errback(TimeoutError("database is locked"))
-    assert stopped.called and len(store.in_flight) == 1, "no retry on the way down"
-    assert "pause default/1001/support not stored while stopping" in caplog.text
+    (_, waiting), = store.in_flight
+    waiting.errback(TimeoutError("database is locked"))
+    assert stopped.called, "no retry on the way down"
+    assert journal.count() == 1
+    assert "pause default/1001 not stored while stopping" in caplog.text

@@ -13,7 +13,8 @@ MINIMAL = "pbx:\n  ami:\n    secret_env: TELEPHONY_AMI_SECRET\n"
 
 
 @pytest.mark.parametrize("name", ["example.yaml", "demo.yaml"])
-def test_shipped_configs_are_valid(name, capsys):
+def test_shipped_configs_are_valid(name, capsys, monkeypatch):
+    monkeypatch.setenv("TELEPHONY_AMI_SECRET", "set-where-the-daemon-runs")
     assert main(["config", "check", str(ROOT / "config" / name)]) == 0
     assert "OK" in capsys.readouterr().out
 
@@ -100,3 +101,24 @@ def test_shifts_may_cross_midnight_but_not_overlap():
     assert any("give it a length" in p for p in found)
     found = problems(MINIMAL + "shifts:\n  - {name: a, start: '8 am', end: '16:00'}\n")
     assert any("shifts.0.start" in p for p in found)
+
+
+def test_a_secret_that_cannot_be_read_fails_the_check_and_the_start_naming_the_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TELEPHONY_AMI_SECRET", raising=False)
+    by_env = tmp_path / "env.yaml"
+    by_env.write_text("pbx:\n  name: lab\n  ami:\n    secret_env: TELEPHONY_AMI_SECRET\n", encoding="utf-8")
+    assert main(["config", "check", str(by_env)]) == 1
+    err = capsys.readouterr().err
+    assert f"{by_env}:4: the environment variable TELEPHONY_AMI_SECRET (ami.secret_env) is not set" in err
+    assert main(["run", "--config", str(by_env)]) == 2, "no start, no endless retrying"
+    assert "TELEPHONY_AMI_SECRET (ami.secret_env) is not set" in capsys.readouterr().err
+
+    by_file = tmp_path / "file.yaml"
+    by_file.write_text(f"pbx:\n  ami:\n    host: 127.0.0.1\n    secret_file: {tmp_path / 'absent'}\n",
+                       encoding="utf-8")
+    assert main(["config", "check", str(by_file)]) == 1
+    err = capsys.readouterr().err
+    assert f"{by_file}:4: cannot read ami.secret_file {tmp_path / 'absent'}: No such file or directory" in err
+    (tmp_path / "absent").write_text("\n")
+    assert main(["config", "check", str(by_file)]) == 1
+    assert "is empty" in capsys.readouterr().err

@@ -161,8 +161,9 @@ def test_the_pbx_link_state_follows_the_events(clock, bus):
     client = Client(site)
     bus.publish(ev.PbxLink("default", AT, state="disconnected", detail="connection refused"))
     assert site.feed.link_up is False
-    assert client.events()[-1] == ("pbx_link", {"type": "pbx_link", "v": 1, "pbx": "default", "at": AT,
-                                                "state": "disconnected", "detail": "connection refused"})
+    assert client.events()[-1] == ("pbx_link", {"type": "pbx_link", "v": 2, "pbx": "default", "at": AT,
+                                                "state": "disconnected", "detail": "connection refused",
+                                                "since": None})
     assert '<p id="link-down" class="banner">' in Client(site, b"/").body().decode("utf-8")
     bus.publish(ev.Resynced("default", AT + 5, channels=0, calls=0, ringing_offers=0))
     assert site.feed.link_up is True

@@ -185,15 +185,21 @@ def test_resync_keeps_what_the_model_already_knew():
     assert offer.ring_started_at == first_ring, "the ring start seen live beats the snapshot's estimate"
 
 
-def test_resync_closes_calls_that_died_while_away():
+def test_resync_closes_calls_that_died_while_away_at_the_last_moment_they_were_known_alive():
     model = LiveModel()
     for t, m in messages("02-"):
         model.apply(m, t)
+        last = t
         if m.event == "BridgeEnter":
             break
-    out = model.resync([], [], 30.0)
+    model.link_lost(last + 3.0, "connection refused", last_heard_at=last + 1.0)
+    out = model.resync([], [], last + 30.0)
     (ended,) = [e.call for e in out if isinstance(e, ev.CallEnded)]
-    assert (ended.outcome, ended.answered_by, ended.caller_name) == ("incomplete", "1001", "张三")
+    # seen answered by 1001 before the gap: still answered, ended unseen when last heard of
+    assert (ended.outcome, ended.answered_by, ended.caller_name) == ("answered", "1001", "张三")
+    assert ended.ended_unseen and ended.ended_at == last + 1.0
+    assert ended.talk_s == round(last + 1.0 - ended.answered_at, 1), "a lower bound, not stretched to the resync"
+    assert (ended.hangup_by, ended.hangup_cause) == (None, None), "who hung up was not seen"
     assert model.calls == {} and model.channels == {}
 
 

@@ -1,0 +1,145 @@
+"""Across a gap of the AMI link (CONTRACTS.md, "Across a gap"), on the pure model and guard with a Clock.
+
+While the link is down the guard decides nothing and no ring is counted; after the resync each offer
+is judged by the snapshot; what ended unseen ends at the last moment it was known alive; a call
+first seen talking has no wait, rings or apology.
+"""
+from __future__ import annotations
+
+from telephony.live import events as ev
+from telephony.live.model import LiveModel
+from tests.amiscript import Pbx, event
+from tests.unit.test_ring_guard import T0, Desk, _core_show
+
+
+def _show(channel, state: int, app: str, data: str, seconds: int, bridge: str = ""):
+    channel.state = state
+    return event("CoreShowChannel", ("ActionID", "resync-1"), *channel.headers(), ("Application", app),
+                 ("ApplicationData", data), ("Duration", f"00:{seconds // 60:02d}:{seconds % 60:02d}"),
+                 ("BridgeId", bridge))
+
+
+def _blind_desk():
+    """A call rings 1001 from T0; the link is lost 9 s into the ring and the PBX is quiet meanwhile."""
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    desk.at(9.0)
+    desk.live.on_link_lost("Connection was closed cleanly.", T0 + 9.0)
+    return desk, caller, leg
+
+
+def test_no_deadline_is_judged_and_no_ring_counted_while_the_link_is_down():
+    desk, caller, leg = _blind_desk()
+    desk.at(40.0)  # the 15 s deadline passes while the daemon is blind
+    assert desk.ami.sent == []
+    assert desk.of(ev.RingDeadline) == [] and desk.of(ev.AgentMissed) == [] and desk.of(ev.SupervisorAlert) == []
+    assert [e.ring for e in desk.of(ev.AgentRinging)] == [1, 2], "rings 3… fell in the gap: not counted"
+    (link,) = desk.of(ev.PbxLink)
+    assert (link.state, link.since) == ("disconnected", T0 + 9.0)
+
+
+def test_a_leg_gone_after_the_gap_is_no_miss_and_its_times_are_not_stretched():
+    desk, caller, leg = _blind_desk()
+    desk.at(40.0)
+    desk.live.on_snapshot([], [], desk.clock.seconds())
+    desk.at(60.0)
+    assert desk.ami.sent == [] and desk.of(ev.AgentMissed) == [], "a leg that is gone is not a miss"
+    (ended,) = desk.of(ev.CallEnded)
+    call = ended.call
+    assert (call.outcome, call.ended_unseen, call.ended_at) == ("incomplete", True, T0 + 9.0)
+    assert call.wait_s == 9.0, "ended at the last moment known alive, not at the resync (40 s)"
+    (offer,) = call.offers
+    assert (offer.result, offer.ended_unseen, offer.rang_s, offer.rings) == ("unknown", True, 9.0, 2)
+    (resynced,) = desk.of(ev.Resynced)
+    assert (resynced.at, resynced.blind_since) == (T0 + 40.0, T0 + 9.0)
+
+
+def test_a_leg_still_ringing_after_the_gap_is_cut_at_once_and_counted_then():
+    desk, caller, leg = _blind_desk()
+    desk.at(40.0)
+    desk.live.on_snapshot(list(_core_show(caller, leg, ring_s=40)), [], desk.clock.seconds())
+    assert [(name, fields["Channel"], t - T0) for name, fields, t in desk.ami.sent] == [("Hangup", leg.name, 40.0)]
+    (missed,) = desk.of(ev.AgentMissed)
+    assert (missed.agent, missed.at) == ("1001", T0 + 40.0)
+    (deadline,) = desk.of(ev.RingDeadline)
+    assert (deadline.action, deadline.ring_started_at) == ("hangup", T0), "the ring start seen live is kept"
+    assert [e.ring for e in desk.of(ev.AgentRinging)] == [1, 2, 8], "one catch-up ring, none inside the gap"
+
+
+def test_an_agent_who_answered_during_the_gap_is_not_missed_nor_credited_with_a_wait():
+    desk, caller, leg = _blind_desk()
+    desk.at(40.0)
+    leg.state = caller.state = 6
+    snapshot = [_show(caller, 6, "Queue", "support", 40, bridge="b1"), _show(leg, 6, "AppQueue", "(Outgoing Line)", 40, "b1")]
+    desk.live.on_snapshot(snapshot, [], desk.clock.seconds())
+    assert desk.ami.sent == [] and desk.of(ev.AgentMissed) == []
+    (answered,) = desk.of(ev.CallAnswered)
+    assert (answered.agent, answered.wait_s, answered.rings_to_answer, answered.apologise) == ("1001", None, None, None)
+    desk.at(70.0)
+    desk.feed(desk.pbx.caller_hangs_up(caller, leg))
+    (ended,) = desk.of(ev.CallEnded)
+    call = ended.call
+    assert (call.outcome, call.answered_by, call.ended_unseen) == ("answered", "1001", False)
+    assert (call.answered_at, call.wait_s, call.rings_to_answer, call.apologise, call.talk_s) == (None,) * 5
+    (offer,) = call.offers
+    assert (offer.result, offer.ended_unseen, offer.rang_s) == ("answered", True, 9.0), "rang at least 9 s"
+
+
+def test_a_call_seen_answered_before_the_gap_stays_answered_by_that_agent():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    desk.at(3.0)
+    desk.feed(desk.pbx.answer(caller, leg, "support"))
+    desk.at(20.0)
+    desk.live.on_link_lost("Connection was closed cleanly.", T0 + 20.0)
+    desk.at(31.0)
+    desk.live.on_snapshot([], [], desk.clock.seconds())  # the PBX restarted: every channel is gone
+    (ended,) = desk.of(ev.CallEnded)
+    call = ended.call
+    assert (call.outcome, call.answered_by, call.ended_unseen, call.ended_at) == ("answered", "1001", True, T0 + 20.0)
+    assert (call.wait_s, call.rings_to_answer, call.apologise, call.talk_s) == (3.0, 1, False, 17.0)
+    assert (call.hangup_by, call.hangup_cause) == (None, None)
+
+
+def test_a_call_talking_when_the_daemon_starts_gets_no_invented_answer():
+    """Item 3: a restart during talk stored answered_at = the restart and a wait of 35–90 s."""
+    model = LiveModel(policy=lambda queue: Desk().model.policy(queue))
+    pbx = Pbx()
+    caller, _ = pbx.caller("13800138000", "张三")
+    leg, _ = pbx.offer(caller, "1001", "support")
+    start = T0 + 300.0
+    out = model.resync([_show(caller, 6, "Queue", "support", 62, "b1"), _show(leg, 6, "AppQueue", "(Outgoing Line)", 60, "b1")],
+                       [], start)
+    (answered,) = [e for e in out if isinstance(e, ev.CallAnswered)]
+    assert (answered.agent, answered.wait_s, answered.rings_to_answer, answered.apologise) == ("1001", None, None, None)
+    out = []
+    for message in pbx.caller_hangs_up(caller, leg):
+        out += model.apply(message, start + 10.0)
+    (ended,) = [e.call for e in out if isinstance(e, ev.CallEnded)]
+    assert (ended.outcome, ended.answered_by, ended.queue) == ("answered", "1001", "support")
+    assert (ended.answered_at, ended.wait_s, ended.rings_to_answer, ended.apologise, ended.talk_s) == (None,) * 5
+    assert ended.entered_at == start - 62, "when the call began is known from the snapshot's Duration"
+
+
+def test_an_unpause_found_after_a_restart_is_marked_as_found_not_announced():
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    desk.feed([desk.pbx.pause("support", "1001", True, "振铃未接")])
+    desk.live.on_link_lost("Connection was closed cleanly.", T0)
+    member = event("QueueMember", ("Queue", "support"), ("Name", "Agent 1001"), ("Location", "PJSIP/1001"),
+                   ("Status", 1), ("Paused", 0), ("PausedReason", ""), ("InCall", 0))
+    desk.live.on_snapshot([], [member], T0 + 5.0)
+    paused, unpaused = desk.of(ev.AgentPaused)
+    assert (paused.paused, paused.seen) == (True, "announced")
+    assert (unpaused.paused, unpaused.seen, unpaused.at) == (False, "resync", T0 + 5.0)
+
+
+def test_pause_states_found_when_the_daemon_starts_are_no_news():
+    model = LiveModel()
+    member = event("QueueMember", ("Queue", "support"), ("Name", "Agent 1001"), ("Location", "PJSIP/1001"),
+                   ("Status", 1), ("Paused", 1), ("PausedReason", "午休"), ("InCall", 0))
+    out = model.resync([], [member], T0)
+    assert [e for e in out if isinstance(e, ev.AgentPaused)] == []
+    assert model.queues["support"].members["PJSIP/1001"].paused
