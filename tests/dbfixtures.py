@@ -84,3 +84,31 @@ def sync_store(db_url: str, store_clock: task.Clock) -> Iterator[SyncStore]:
     """A synchronous store on ``db_url`` (so on SQLite and on PostgreSQL)."""
     with open_store(db_url, clock=store_clock.seconds) as store:
         yield store
+
+
+def scratch_postgres(testcase) -> str:
+    """For trial test cases (which cannot take pytest fixtures): a PostgreSQL database of the test's
+    own, at the current schema, dropped by the test's cleanup; the test is skipped without a server."""
+    from twisted.trial.unittest import SkipTest
+
+    try:
+        admin = psycopg.connect(_libpq(ADMIN_URL), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        raise SkipTest(f"PostgreSQL not reachable at {make_url(ADMIN_URL).render_as_string()}: {str(exc).strip()}")
+    name = f"telephony_test_{secrets.token_hex(6)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    testcase.addCleanup(drop)
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+def postgres_admin() -> "psycopg.Connection":
+    """An autocommit connection to the server's admin database (to lock tables, refuse connections)."""
+    return psycopg.connect(_libpq(ADMIN_URL), autocommit=True, connect_timeout=3)

@@ -346,7 +346,7 @@ class CallLogWriter(Service):
         oldest = min(since for _, since in self._busy.values())
         waited = self.clock.seconds() - oldest
         if waited >= self.stall_after_s:
-            log.warning("call log: the store has not answered for %.0f s; %d write(s) waiting", waited, self.backlog)
+            log.warning("call log: the store has not answered for %.1f s; %d write(s) waiting", waited, self.backlog)
             self._stall = self.clock.callLater(STALL_REPEAT_S, self._stalled)
         else:
             self._stall = self.clock.callLater(self.stall_after_s - waited, self._stalled)

@@ -49,13 +49,37 @@ class Handler:
     def __init__(self) -> None:
         self.before_list: dict[str, list[bytes]] = {}
         self.inside_list: dict[str, list[bytes]] = {}
+        #: a broken peer: ``"coreshowchannels"`` streams that list and never completes it; ``"events"``
+        #: streams events after the login and never says FullyBooted
+        self.flood: str | None = None
 
     def session_started(self, session: ManagerSession) -> None:
+        if self.flood == "events":
+            self._stream(session, lambda n: _event("VarSet", Channel=f"PJSIP/1001-{n:08x}", Variable="X", Value="y" * 200))
+            return
         session.send(_event("FullyBooted", Privilege="system,all", Uptime="101", Status="Fully Booted"))
+
+    @staticmethod
+    def _stream(session: ManagerSession, make) -> None:
+        """Send 200 messages a reactor turn until the session closes (a peer that never stops)."""
+        count = iter(range(10**9))
+
+        def more() -> None:
+            if session.closing or session.transport is None or not session.transport.connected:
+                return
+            session.send(b"".join(make(next(count)) for _ in range(200)))
+            reactor.callLater(0, more)
+
+        more()
 
     def handle_action(self, session: ManagerSession, action: Message) -> None:
         name = (action.action or "").lower()
-        if name == "ping":
+        if name == self.flood:
+            session.respond(action, "Success", [("EventList", "start")], message="Channels will follow")
+            self._stream(session, lambda n: format_message([
+                ("Event", "CoreShowChannel"), ("Channel", f"PJSIP/1001-{n:08x}"), ("Uniqueid", f"1795366966.{n}"),
+                ("ChannelState", "6"), ("Duration", "00:00:01"), ("ActionID", action.action_id)]))
+        elif name == "ping":
             session.respond(action, "Success", [("Ping", "Pong"), ("Timestamp", "1795366960.812735")])
         elif name in LISTS:
             response, *items, complete = LISTS[name]
@@ -240,6 +264,35 @@ class AMIOverTCP(unittest.TestCase):
         self.assertEqual(calls[-1], ("event", "Hangup", "PJSIP/carrier-00000014"))
 
     @defer.inlineCallbacks
+    def test_a_list_that_never_completes_is_dropped_at_its_bound_and_the_connection_made_again(self):
+        """Item 6: a peer that streams CoreShowChannel and never sends Complete grew the daemon to GBs."""
+        self.handler.flood = "coreshowchannels"
+        with self.logs() as records:
+            connection, calls = self.start_connection(max_held_events=2000, max_held_bytes=10**7)
+            reason = yield self.disconnects.get()
+        self.assertEqual(reason, "CoreShowChannels list past its bound of 2000 events / 10000000 bytes")
+        self.assertIn("the CoreShowChannels list passed its bound (2001 events", records.text())
+        self.assertFalse(connection.synced)
+        self.handler.flood = None  # the peer behaves again: the next attempt syncs
+        yield connection.when_synced()
+        self.assertEqual([c[0] for c in calls].count("resync"), 1)
+
+    @defer.inlineCallbacks
+    def test_events_that_never_stop_before_the_snapshot_are_bounded_too(self):
+        self.handler.flood = "events"
+        with self.logs() as records:
+            connection, calls = self.start_connection(max_held_events=1000, max_held_bytes=10**7)
+            reason = yield self.disconnects.get()
+        self.assertEqual(reason, "more than 1000 events / 10000000 bytes held during the resync")
+        self.assertIn("past the bound of 1000 / 10000000; dropping the connection", records.text())
+        self.assertEqual([c[0] for c in calls], ["disconnect"], "nothing held was delivered")
+        self.handler.flood = None
+        yield connection.when_synced()
+
+    def logs(self):
+        return _Records(logging.getLogger("telephony.ami"))
+
+    @defer.inlineCallbacks
     def test_refused_login_is_logged_and_retried_until_ops_fix_the_secret(self):
         records: list[logging.LogRecord] = []
         handler = logging.Handler()
@@ -262,3 +315,25 @@ class AMIOverTCP(unittest.TestCase):
         self.assertGreaterEqual(attempts, 2)
         self.assertEqual(calls, [refused] * attempts + [("resync", 4, 6), ("event", "FullyBooted", None)])
         self.assertEqual(len(self.server.closed), attempts + 1, "one TCP connection per attempt")
+
+
+class _Records(logging.Handler):
+    """``with``: collect what ``logger`` writes."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logging.DEBUG)
+        self.logger = logger
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def text(self) -> str:
+        return "\n".join(r.getMessage() for r in self.records)
+
+    def __enter__(self) -> "_Records":
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)

@@ -95,3 +95,24 @@ def test_alert_acknowledgement_time_is_the_stores_clock(sync_store, store_clock)
     sync_store.acknowledge_alert(alert)
     acknowledged_at = sync_store.run(lambda session: session.get(AlertRow, alert).acknowledged_at)
     assert acknowledged_at == datetime.fromtimestamp(store_clock.seconds(), tz=timezone.utc)
+
+
+def test_a_pause_change_is_credited_to_the_request_made_just_before_it(sync_store, store_clock):
+    """Asterisk does not say who unpaused an agent; `telephony agent unpause` records the request first."""
+    asked_at = store_clock.seconds()
+    request = sync_store.request_pause_change("default", "1001", paused=False, by="agent")
+    sync_store.record_agent_event("default", "1001", "unpause", asked_at + 0.02, None, queue="support")
+    sync_store.record_agent_event("default", "1001", "unpause", asked_at + 0.03, None, queue="sales")
+    # no request for a pause, nor for 1002, nor long before: nobody known, so asterisk
+    sync_store.record_agent_event("default", "1001", "pause", asked_at + 1, None, queue="support")
+    sync_store.record_agent_event("default", "1002", "unpause", asked_at + 1, None, queue="support")
+    sync_store.record_agent_event("default", "1001", "unpause", asked_at + 120, None, queue="support")
+    sync_store.record_agent_event("default", "1001", "unpause", asked_at + 121, None, queue="vip", unseen=True)
+    facts = [(e.agent, e.kind, e.queue, e.source, e.unseen) for e in sync_store.agent_events("default")]
+    assert facts == [("1001", "unpause", "support", "agent", False), ("1001", "unpause", "sales", "agent", False),
+                     ("1001", "pause", "support", "asterisk", False), ("1002", "unpause", "support", "asterisk", False),
+                     ("1001", "unpause", "support", "asterisk", False), ("1001", "unpause", "vip", "asterisk", True)]
+    sync_store.forget_pause_request(request)
+    sync_store.record_agent_event("default", "1001", "unpause", asked_at + 0.04, None, queue="guard")
+    (guard,) = [e for e in sync_store.agent_events("default", agent="1001") if e.queue == "guard"]
+    assert guard.source == "asterisk", "a refused request credits nothing"

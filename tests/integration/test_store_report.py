@@ -146,3 +146,31 @@ def test_days_are_cut_in_the_time_zone_asked_for(day):
 
 def test_an_empty_day_has_no_rows(day):
     assert day.ring_report(date(2026, 12, 25)) == []
+
+
+def test_what_was_not_seen_is_left_out_and_counted(day):
+    """A call first seen talking (C11: no wait known) and an offer that ended in a gap of the AMI link
+    (C12) are in no figure; the report says how many it left out, with C10, still incomplete."""
+    t11, t12 = local(20, 15, 0, 0), local(20, 15, 30, 0)
+    unseen = OfferSummary(agent="1002", queue="support", rang_s=9.0, rings=2, result="unknown", started_at=t12,
+                          ring_started_at=t12 + 0.1, ended_at=t12 + 9.1, ended_unseen=True)
+    day.save_call(CallSummary(
+        pbx="default", linkedid="C11", caller="13800138000", caller_name=None, entered_at=t11, queues=("support",),
+        queue="support", offers=(), answered_by="1001", answered_at=None, transferred_to=(), wait_s=None,
+        rings_to_answer=None, apologise=None, talk_s=None, outcome="answered", hangup_by="caller", hangup_cause=16,
+        ended_at=t11 + 60))
+    day.save_call(CallSummary(
+        pbx="default", linkedid="C12", caller="13800138001", caller_name=None, entered_at=t12, queues=("support",),
+        queue="support", offers=(unseen,), answered_by=None, answered_at=None, transferred_to=(), wait_s=9.1,
+        rings_to_answer=2, apologise=False, talk_s=None, outcome="incomplete", hangup_by=None, hangup_cause=None,
+        ended_at=t12 + 9.1, ended_unseen=True))
+    rows = {(r.queue, r.agent): r for r in day.ring_report(DAY, pbx="default")}
+    assert table(rows.values())[:4] == table(day.ring_report(DAY, pbx="default"))[:4]
+    queue, a1001, a1002 = rows["support", None], rows["support", "1001"], rows["support", "1002"]
+    assert (queue.calls, queue.share_in_time, queue.asa_s) == (5, 0.4, pytest.approx(12.1)), "figures unchanged"
+    assert (queue.calls_left_out, queue.offers_left_out) == (3, 1)  # C10, C11, C12; C12's offer
+    assert (a1001.calls, a1001.calls_left_out) == (1, 1)  # C11 is his, with no wait to judge
+    assert (a1002.offers, a1002.offers_left_out) == (2, 1)
+    stored = day.get_call("default", "C11")
+    assert (stored.wait_s, stored.rings_to_answer, stored.apologise, stored.answered_by) == (None, None, None, "1001")
+    assert day.get_call("default", "C12").offers[0].ended_unseen

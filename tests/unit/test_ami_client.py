@@ -519,12 +519,19 @@ def test_a_failing_subscriber_does_not_stop_delivery(caplog):
 
 @implementer(IStreamClientEndpoint)
 class FakeEndpoint:
-    """Every connect() succeeds at once onto a fresh StringTransport."""
+    """Every connect() succeeds at once onto a fresh StringTransport, unless the PBX is ``down``."""
 
-    def __init__(self):
+    def __init__(self, clock=None):
         self.connections: list[tuple[object, StringTransport]] = []
+        self.down = False
+        self.clock = clock
+        self.attempts: list[float] = []
 
     def connect(self, factory):
+        if self.clock is not None:
+            self.attempts.append(self.clock.seconds())
+        if self.down:
+            return defer.fail(ConnectionRefusedError("Connection refused"))
         protocol = factory.buildProtocol(None)
         transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5038))
         protocol.makeConnection(transport)
@@ -579,14 +586,16 @@ class FakeAsterisk:
 class Harness:
     def __init__(self, secret="heldout-secret", **kw):
         self.clock = task.Clock()
-        self.endpoint = FakeEndpoint()
+        self.endpoint = FakeEndpoint(self.clock)
         self.calls: list[tuple] = []
+        self.last_heard: list[float | None] = []
         self.secret = secret
         self.connection = AMIConnection(
             self.endpoint, clock=self.clock, username="heldout", secret=lambda: self.secret, md5=False,
             on_event=lambda m, t: self.calls.append(("event", m.event, t)),
             on_resync=lambda s: self.calls.append(("resync", s)),
-            on_disconnect=lambda reason, last_heard_at: self.calls.append(("disconnect", reason)),
+            on_disconnect=lambda reason, last_heard_at: (self.calls.append(("disconnect", reason)),
+                                                         self.last_heard.append(last_heard_at)),
             **kw)
         self.connection.startService()
 
@@ -683,6 +692,45 @@ def test_disconnect_fails_pending_reports_and_reconnects_with_a_fresh_resync(cap
     assert outcome(synced) is None
     assert [c[0] for c in h.calls].count("resync") == 2
     assert h.connection.synced
+
+
+def test_capped_backoff_doubles_up_to_the_cap_and_never_passes_it():
+    from telephony.ami.connection import capped_backoff
+
+    lowest, highest = capped_backoff(0.5, 2.0, rng=lambda: 0.0), capped_backoff(0.5, 2.0, rng=lambda: 0.999999)
+    assert [lowest(n) for n in range(5)] == [0.25, 0.5, 1.0, 1.0, 1.0]
+    assert [round(highest(n), 3) for n in range(5)] == [0.5, 1.0, 2.0, 2.0, 2.0]
+    assert highest(10_000) <= 2.0
+
+
+def test_after_a_long_outage_the_link_is_back_within_the_cap_and_the_blind_span_is_logged(caplog):
+    """Item 5: after a 20 s outage the daemon came back 4.3 s after the PBX did (1, 2, 2, 4, 6, 8 s…)."""
+    h = Harness()  # the defaults: 0.5 s doubling up to 2 s
+    asterisk = h.asterisk()
+    asterisk.log_in()
+    asterisk.snapshot()
+    h.clock.advance(3.0)
+    asterisk.send([("Event", "Newstate"), ("Channel", "PJSIP/1001-00000011")])  # last heard at 3.0
+    h.endpoint.down = True
+    h.clock.advance(1.0)
+    asterisk.lose()
+    while h.clock.seconds() < 24.0:  # the PBX is away for 20 s
+        h.clock.advance(0.01)
+    h.endpoint.down = False
+    back = h.clock.seconds()
+    while len(h.endpoint.connections) == 1:
+        h.clock.advance(0.01)
+    assert h.clock.seconds() - back <= 2.0, "never blind more than the cap after the PBX is back"
+    retries = h.endpoint.attempts[1:]
+    assert max(b - a for a, b in zip(retries, retries[1:])) <= 2.0 + 1e-9
+    with caplog.at_level(logging.WARNING):
+        again = h.asterisk()
+        again.log_in()
+        again.snapshot()
+    assert h.connection.synced
+    assert "the link is back after 2" in caplog.text and "s blind (nothing heard since" in caplog.text
+    assert ("disconnect", "Connection was closed cleanly.") in h.calls
+    assert h.last_heard[0] == 3.0, "the last moment the PBX was heard, not when the loss was noticed"
 
 
 def test_refused_login_is_logged_without_the_secret_and_retried_with_backoff(caplog):

@@ -159,9 +159,9 @@ def test_a_stalled_store_is_reported_while_it_lasts(caplog):
         clock.advance(9.9)
         assert "has not answered" not in caplog.text
         clock.advance(0.1)
-        assert "call log: the store has not answered for 10 s; 1 write(s) waiting" in caplog.text
+        assert "call log: the store has not answered for 10.0 s; 1 write(s) waiting" in caplog.text
         clock.advance(60)
-        assert "has not answered for 70 s" in caplog.text
+        assert "has not answered for 70.0 s" in caplog.text
     store.finish()
     assert clock.getDelayedCalls() == []
 
