@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-__all__ = ["CaptureError", "Record", "CaptureWriter", "read_capture", "iter_records"]
+__all__ = ["CaptureError", "Record", "CaptureWriter", "read_capture", "read_capture_prefix", "iter_records"]
 
 KINDS = frozenset({"RECV", "SENT", "OPEN", "CLOSE", "NOTE"})
 
@@ -63,6 +63,24 @@ def iter_records(data: bytes, *, name: str = "<capture>") -> Iterator[Record]:
 def read_capture(path: str | os.PathLike[str]) -> list[Record]:
     with open(path, "rb") as f:
         return list(iter_records(f.read(), name=os.fspath(path)))
+
+
+def read_capture_prefix(path: str | os.PathLike[str]) -> tuple[list[Record], CaptureError | None]:
+    """Every record before the first damage (a file cut in the middle, a torn header), and the damage.
+
+    An empty file is damage too: it holds no capture.  Raises OSError when the file cannot be read.
+    """
+    name = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        return [], CaptureError(f"{name}: the file is empty: no AMI capture records")
+    records: list[Record] = []
+    try:
+        records.extend(iter_records(data, name=name))
+    except CaptureError as exc:
+        return records, exc
+    return records, None
 
 
 class CaptureWriter:

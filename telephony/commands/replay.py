@@ -2,6 +2,10 @@
 
 With ``--guard`` the ring guard rides along in observe mode and its events (deadlines, misses,
 alerts) are printed too, each as a JSON object with a ``type``, in the order they happened.
+
+A damaged capture (cut in the middle, a torn record) loses nothing before the damage: every call
+completed before it is printed, the calls still open there are printed as ``incomplete``, then the
+damage is named on stderr and the exit code is 1.  An empty file is an error too.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import json
 import sys
 from zoneinfo import ZoneInfo
 
-from telephony.ami.capture import CaptureError, read_capture
+from telephony.ami.capture import read_capture_prefix
 from telephony.config import ConfigError, load_config
 from telephony.live import events as ev
 from telephony.live.model import LiveModel
@@ -41,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
                                            config.pbx.agents)
     model = LiveModel(args.pbx or pbx, policy=policy, agent_endpoints=agents)
     try:
-        records = read_capture(args.capture)
-    except (OSError, CaptureError) as exc:
-        print(f"telephony replay: {exc}", file=sys.stderr)
+        records, damage = read_capture_prefix(args.capture)
+    except OSError as exc:
+        print(f"telephony replay: cannot read {args.capture}: {exc.strerror}", file=sys.stderr)
         return 1
     t0 = capture_start(records)
     for event in replay_events(records, model, guard_tz=ZoneInfo(tz) if args.guard else None, shifts=shifts):
@@ -53,4 +57,9 @@ def run(args: argparse.Namespace) -> int:
             data = event.to_dict()
             data["t0_s"] = round(event.at - t0, 3)
             print(json.dumps(data, ensure_ascii=False))
+    if damage is not None:
+        sys.stdout.flush()
+        print(f"telephony replay: {damage}; the calls before it are printed, those still open there as "
+              "incomplete", file=sys.stderr)
+        return 1
     return 0

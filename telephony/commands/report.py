@@ -1,8 +1,17 @@
 """``telephony report rings --date D``: the ring guard's service level for one local day.
 
-Per queue and agent: offers, answered within the allowed rings, misses, the share of callers
-answered within the allowed rings of entering the queue, and the average speed of answer.
-Computed again from the stored facts each time.
+Two different things are counted, and the report keeps them apart:
+
+* **per offer** (each time a phone rang; one call may ring several phones): how many offers an
+  agent's phone got, how many it answered within the allowed rings, how many it missed;
+* **per call** (each caller once): how many callers came in, how many were answered within the
+  allowed rings of entering the queue, that share, and the average speed of answer.
+
+``--date`` is a day of the call centre's own calendar (``timezone`` in the config), midnight to
+midnight there, whatever the clock of the machine running the report says.  What was not seen
+(calls answered while the daemon was not watching, offers that ended in a gap of its AMI link) is
+in no figure and counted in ``left out``.  ``--format json`` prints one JSON document; ``csv`` one
+row per line with a header.  Computed again from the stored facts each time.
 """
 from __future__ import annotations
 
@@ -15,23 +24,37 @@ from datetime import date
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from telephony.commands.run import load_or_explain
+from telephony.commands.run import CONFIG_HELP, load_or_explain
+from telephony.privacy import describe_error
 from telephony.store.facade import open_store
+from telephony.store.report import RingReportRow
+from telephony.store.upgrade import SchemaOutOfDate
 
 COLUMNS = [  # (field, heading zh-CN / en)
-    ("queue", "队列 queue"), ("agent", "坐席 agent"), ("offers", "振铃次数 offers"),
-    ("answered_within", "三声内接听 answered≤N"), ("misses", "未接 misses"), ("calls", "来电 calls"),
-    ("share_in_time", "三声内接通率 share≤N"), ("asa_s", "平均应答秒 ASA s"),
+    ("queue", "队列 queue"), ("agent", "坐席 agent"),
+    ("offers", "振铃 offers"), ("answered_within", "N声内接起 offers≤N"), ("misses", "未接 misses"),
+    ("calls", "来电 calls"), ("answered_in_time", "N声内接通 calls≤N"), ("share_in_time", "接通率 share≤N"),
+    ("asa_s", "平均应答秒 ASA s"), ("calls_left_out", "未计来电 calls left out"),
+    ("offers_left_out", "未计振铃 offers left out"),
 ]
+LEGEND = (
+    "振铃/offers: 每次话机振铃 each time a phone rang (one call may ring several phones); "
+    "来电/calls: 每位来电者一次 each caller once; 接通率/share = calls≤N ÷ calls; "
+    "未计/left out: 未看到的 not seen (answered while the daemon was not watching, or ended in a gap of its link)"
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="reports from the call log")
     kinds = report.add_subparsers(dest="report_kind", metavar="REPORT", required=True)
-    rings = kinds.add_parser("rings", help="three-ring service level for a day")
-    rings.add_argument("--date", required=True, type=_day, help="the local day, YYYY-MM-DD")
-    rings.add_argument("--config", required=True)
-    rings.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    rings = kinds.add_parser("rings", help="three-ring service level for a day",
+                             description="Offers (each ring of a phone) and calls (each caller) of one day of "
+                                         "the call centre's calendar.")
+    rings.add_argument("--date", required=True, type=_day,
+                       help="the day, YYYY-MM-DD, in the call centre's time zone (config 'timezone')")
+    rings.add_argument("--config", required=True, help=CONFIG_HELP)
+    rings.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                       help="table (default), csv (a header, then a row per line) or json (one JSON document)")
     rings.set_defaults(func=run_rings)
 
 
@@ -60,12 +83,18 @@ def run_rings(args: argparse.Namespace) -> int:
         with open_store(config.store.url) as store:
             rows = store.ring_report(args.date, tz=config.timezone, pbx=config.pbx.name,
                                      rings_allowed=lambda queue: config.ring_policy(queue).allowed)
-    except SQLAlchemyError as exc:
-        print(f"cannot read the call log: {exc}", file=sys.stderr)
+    except (SQLAlchemyError, SchemaOutOfDate) as exc:
+        print(f"cannot read the call log: {describe_error(exc) if isinstance(exc, SQLAlchemyError) else exc}",
+              file=sys.stderr)
         return 1
+    allowed = {q: config.ring_policy(q).allowed for q in config.queues
+               if config.ring_policy(q).allowed != config.rings.allowed}
     if args.format == "json":
-        for row in rows:
-            print(json.dumps(asdict(row), default=str, ensure_ascii=False))
+        print(json.dumps({
+            "pbx": config.pbx.name, "date": args.date.isoformat(), "timezone": config.timezone,
+            "rings_allowed": {"default": config.rings.allowed, "queues": allowed},
+            "rows": [{k: v for k, v in asdict(row).items() if k != "day"} for row in rows],
+        }, ensure_ascii=False, indent=2))
         return 0
     table = [[_cell(f, getattr(row, f)) for f, _ in COLUMNS] for row in rows]
     if args.format == "csv":
@@ -73,18 +102,25 @@ def run_rings(args: argparse.Namespace) -> int:
         writer.writerow([f for f, _ in COLUMNS])
         writer.writerows(table)
         return 0
-    exceptions = {q: config.ring_policy(q).allowed for q in config.queues
-                  if config.ring_policy(q).allowed != config.rings.allowed}
-    print(f"{config.pbx.name} {args.date} ({config.timezone}) — 三声之内必有应答, N = {config.rings.allowed}"
-          + "".join(f", {q}: {n}" for q, n in sorted(exceptions.items())))
+    print(f"{config.pbx.name} {args.date} — 当地日 local day in {config.timezone} (00:00–24:00) — "
+          f"三声之内必有应答, N = {config.rings.allowed}" + "".join(f", {q}: {n}" for q, n in sorted(allowed.items())))
     if not table:
         print("no calls that day / 当日无来电")
         return 0
     headings = [h for _, h in COLUMNS]
     widths = [max(_width(h), *(_width(r[i]) for r in table)) for i, h in enumerate(headings)]
     for line in [headings, *table]:
-        print("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths)))
+        print("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths)).rstrip())
+    print(LEGEND)
+    _left_out_note(rows)
     return 0
+
+
+def _left_out_note(rows: list[RingReportRow]) -> None:
+    queue_rows = [r for r in rows if r.agent is None]
+    calls, offers = sum(r.calls_left_out for r in queue_rows), sum(r.offers_left_out for r in queue_rows)
+    if calls or offers:
+        print(f"未计入 left out of every figure: {calls} call(s), {offers} offer(s) the daemon did not see end to end")
 
 
 def _width(text: str) -> int:

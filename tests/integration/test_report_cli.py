@@ -33,7 +33,10 @@ def test_ring_report_for_the_busy_hour(tmp_path, capsys):
         store.record_agent_event("default", "1003", "miss", 1795914536.0, "guard", queue="sales", linkedid="x")
     config = config_for(tmp_path, url)
     assert main(["report", "rings", "--date", "2026-11-29", "--config", config, "--format", "json"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    document = json.loads(capsys.readouterr().out)  # one JSON document, not lines
+    assert (document["date"], document["timezone"], document["rings_allowed"]) == \
+        ("2026-11-29", "UTC", {"default": 3, "queues": {}})
+    rows = document["rows"]
     sales = next(r for r in rows if r["queue"] == "sales" and r["agent"] is None)
     support = next(r for r in rows if r["queue"] == "support" and r["agent"] is None)
     assert sales["calls"] + support["calls"] == 40
@@ -43,6 +46,22 @@ def test_ring_report_for_the_busy_hour(tmp_path, capsys):
     assert main(["report", "rings", "--date", "2026-11-29", "--config", config]) == 0
     table = capsys.readouterr().out
     assert "三声之内必有应答" in table and "sales" in table and "1003" in table
+    assert "local day in UTC (00:00–24:00)" in table, "whose midnight cuts the day is said"
+    assert "offers≤N" in table and "calls≤N" in table and "each time a phone rang" in table
+
+
+def test_a_reader_that_goes_away_ends_the_report_quietly(tmp_path):
+    """`telephony report rings … | head -1` ended in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    config = config_for(tmp_path, busy_hour_log(tmp_path))
+    report = subprocess.Popen([sys.executable, "-m", "telephony.cli", "report", "rings", "--date", "2026-11-29",
+                               "--config", config, "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    report.stdout.close()  # the reader is gone before the first line is written
+    _, err = report.communicate(timeout=60)
+    assert report.returncode == 0
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
 
 
 def test_a_bad_date_is_refused_with_the_form_to_use(tmp_path, capsys):
@@ -62,7 +81,7 @@ def test_a_queue_that_allows_fewer_rings_is_judged_by_its_own_rule(tmp_path, cap
 
     def sales_row(config: str) -> dict:
         assert main(["report", "rings", "--date", "2026-11-29", "--config", config, "--format", "json"]) == 0
-        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        rows = json.loads(capsys.readouterr().out)["rows"]
         return next(r for r in rows if r["queue"] == "sales" and r["agent"] is None)
 
     lenient, strict_row = sales_row(base), sales_row(str(strict))

@@ -43,3 +43,23 @@ def test_busy_hour_misses_and_the_withheld_pause_of_the_only_sales_agent(capsys)
     assert len(withheld) == 1 and withheld[0]["agent"] == "1003"
     # the declined offer (603 after 11.6 s) is not a miss: it never rang three rings
     assert not any(line["t0_s"] == 34.504 for line in lines if line["type"] == "agent_missed")
+
+
+def test_a_capture_cut_in_the_middle_prints_what_came_before_then_the_damage(tmp_path, capsys):
+    data = capture_path("21-").read_bytes()
+    cut = tmp_path / "cut.ami"
+    cut.write_bytes(data[: len(data) // 2 + 17])  # mid-record: the rest of the file is gone
+    assert main(["replay", str(cut)]) == 1
+    out, err = capsys.readouterr()
+    calls = [json.loads(line) for line in out.splitlines()]
+    finished = [c for c in calls if c["outcome"] != "incomplete"]
+    assert len(finished) >= 15, "every call completed before the damage is printed"
+    assert [c for c in calls if c["outcome"] == "incomplete"], "those still open there are printed as incomplete"
+    assert f"{cut}: byte " in err and "runs past the file" in err
+
+
+def test_an_empty_capture_is_an_error(tmp_path, capsys):
+    empty = tmp_path / "empty.ami"
+    empty.write_bytes(b"")
+    assert main(["replay", str(empty)]) == 1
+    assert "the file is empty" in capsys.readouterr().err
