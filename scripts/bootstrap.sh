@@ -6,7 +6,8 @@ VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
 
 # Debian packages this project runs against. Installed only when missing, and only as root.
-DEBIAN_PACKAGES=(python3-venv postgresql)
+# fonts-noto-cjk: without a CJK font a browser on a fresh machine shows the board's Chinese as boxes.
+DEBIAN_PACKAGES=(python3-venv postgresql fontconfig fonts-noto-cjk)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
