@@ -27,7 +27,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from telephony.ami.protocol import format_message
 
 from . import render
-from .behaviour import Answer, Behaviour
+from .behaviour import Answer, Behaviour, Seconds, pick
 from .config import AgentConfig, PBXConfig
 from .media import Media
 from .render import Pairs
@@ -65,11 +65,16 @@ class Stats:
 
 
 class Endpoint:
-    """An agent's PJSIP endpoint and the phone registered to it."""
+    """An agent's PJSIP endpoint, the phone registered to it, and the person at it.
+
+    ``returns_after_s``: paused by anyone else (the ring guard, a supervisor), the agent puts himself
+    back this long later, as people do (None: he waits for somebody to unpause him)."""
 
     def __init__(self, config: AgentConfig, behaviour: Behaviour) -> None:
         self.config = config
         self.behaviour = behaviour
+        self.returns_after_s: Seconds | None = None
+        self.returning: IDelayedCall | None = None
         self.registered = True
         self.legs: list[Channel] = []
         self.calls_taken = 0  #: shared by every queue the agent is in (as Asterisk prints it)
@@ -147,6 +152,7 @@ class PBX:
         login = int(at)
         for endpoint in self.endpoints.values():
             endpoint.legs.clear()
+            endpoint.returning = None  # a restart unpauses everybody and forgets every timer
             endpoint.members = [
                 Member(q.name, endpoint.extension, next(m.member_name for m in q.members
                                                          if m.extension == endpoint.extension), login)
@@ -588,6 +594,17 @@ class PBX:
         if not paused:
             self.queue_avail(member.queue)
         self.emit(render.member_event("QueueMemberPause", self.member_snap(member)))
+        endpoint = self.endpoints.get(member.extension)
+        if paused and endpoint is not None and endpoint.returns_after_s is not None and endpoint.returning is None:
+            endpoint.returning = self.later(pick(endpoint.returns_after_s, self.rng) or 0.0, self._agent_returns,
+                                            endpoint)
+
+    def _agent_returns(self, endpoint: Endpoint) -> None:
+        """The agent unpauses himself in every queue (a feature code on his phone: the same
+        ``QueueMemberPause`` events as an AMI ``QueuePause``)."""
+        endpoint.returning = None
+        if any(m.paused for m in endpoint.members):
+            self.queue_pause(endpoint.config.interface, False, "")
 
     def queue_pause(self, interface: str, paused: bool, reason: str, queue: str | None = None) -> bool:
         """AMI ``QueuePause``: every queue of the interface, or only ``queue``; False if not a member."""

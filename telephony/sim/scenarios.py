@@ -2,9 +2,11 @@
 
 * ``idle``: nothing happens until a client acts.
 * ``demo``: six agents of every kind (1001 quick, 1002 never answers, 1003 slow, 1004 now and then
-  rejects, 1005 never answers, 1006 quick); within the first minute one call is answered
-  quickly, one rings out past 15 s (1002) before 1003 takes it, and one caller gives up on 1005;
-  then a call every few seconds.
+  rejects, 1005 away from his desk for the first minute, then quick, 1006 quick); within the first
+  minute one call is answered quickly, one rings out past 15 s (1002) before 1003 takes it, and one
+  caller gives up on 1005; then a call every ten seconds or so, a load the staff can carry: most
+  callers are answered within three rings (about 80 %), and a ring runs out about once a minute.
+  Agents paused by the guard put themselves back after a minute or so, as people do.
 * ``busy-hour``: like capture 21: 3 agents, 40 callers over ~3 minutes.
 * ``load``: ``agents`` agents and ``calls`` calls kept in the PBX at all times.
 * ``capture-02`` … ``capture-23a``: the single-call scripts of the real captures (same callers,
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from .behaviour import Answer, Behaviour, NeverAnswer, Reject
+from .behaviour import Answer, Behaviour, NeverAnswer, Reject, Seconds
 from .calls import CallHandle, CallSpec
 from .config import PBXConfig
 from .generator import GeneratorSpec
@@ -65,6 +67,8 @@ class Scenario:
     generator: GeneratorSpec | None = None
     generator_at: float = 0.0
     length_s: float = 0.0  #: when the scripted part is over (the generator may go on)
+    #: agents paused by somebody else unpause themselves this long later (None: they wait)
+    agents_return_after_s: Seconds | None = None
 
 
 class ScenarioRun:
@@ -87,6 +91,8 @@ class ScenarioRun:
     def start(self) -> "ScenarioRun":
         for extension, behaviour in self.scenario.behaviours.items():
             self.sim.agent(extension).behaviour = behaviour
+        for endpoint in self.sim.engine.endpoints.values():
+            endpoint.returns_after_s = self.scenario.agents_return_after_s
         self.clients.append(self._connect(self.sim))
         # the script stands outside the PBX: its timers are its own and survive a restart
         clock, scale = self.sim.clock, self.sim.engine.time_scale
@@ -148,23 +154,30 @@ def _login_first_user(sim: SimulatedPBX) -> LoopbackClient:
 
 # -- the presets -----------------------------------------------------------------------------------------
 
+#: the demo's load: with talk times of 5–30 s, about two of its four answering agents are busy
+DEMO_CALLS_PER_MIN = 6.0
+#: how long a paused demo agent takes to come back (a person, not a machine: it varies)
+DEMO_BACK_AFTER_S = (45.0, 90.0)
+
 
 def _demo() -> Scenario:
-    agents = {"1001": "quick", "1002": "never", "1003": "slow", "1004": "rejecting", "1005": "never",
+    agents = {"1001": "quick", "1002": "never", "1003": "slow", "1004": "rejecting", "1005": "quick",
               "1006": "quick"}
+    first_minute = {**agents, "1005": "never"}
     from .generator import PROFILES
 
     return Scenario(
         "demo", "six agents of every kind; a quick answer, a ring-out past 15 s and an abandon in the first minute",
         # a call centre run by the guard: member timeout beyond its 15 s deadline, no lab queues
         config=lambda: PBXConfig.with_agents(6, member_timeout=18.0, lab_queues=False),
-        behaviours={ext: PROFILES[p] for ext, p in agents.items()},
+        behaviours={ext: PROFILES[p] for ext, p in first_minute.items()},
         steps=(
             call(2.0, "13800138000", "张三", "4000", talk_s=45.0),
             call(5.0, "13912345678", "Wang Wei", "4000", talk_s=20.0),
             call(8.0, "13700001111", "李娜", "4001", talk_s=10.0, patience_s=12.0),
         ),
-        generator=GeneratorSpec(rate_per_min=12.0, agents=agents), generator_at=30.0, length_s=60.0,
+        generator=GeneratorSpec(rate_per_min=DEMO_CALLS_PER_MIN, agents=agents), generator_at=30.0, length_s=60.0,
+        agents_return_after_s=DEMO_BACK_AFTER_S,
     )
 
 

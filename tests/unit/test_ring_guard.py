@@ -539,3 +539,24 @@ def test_miss_counts_of_past_days_are_let_go():
     guard._count_miss("1001", T0)
     assert sorted(d.day for d, _ in guard.misses_today) == sorted({guard.day(T0 - 86400).day, guard.day(T0).day})
     assert guard.misses_today[(guard.day(T0), "1001")] == 2
+
+
+def test_long_waits_of_one_queue_fold_into_one_alert_until_the_queue_catches_up():
+    desk = Desk()
+    desk.agents("support", "1001")
+    desk.feed([desk.pbx.member_status("support", "1001", status=2)])  # busy with another caller
+    callers = []
+    for n in range(4):
+        caller, msgs = desk.pbx.caller(f"1360000222{n}")
+        desk.feed(msgs + desk.pbx.join(caller, "support", position=n + 1))
+        callers.append(caller)
+        desk.at(2.0 * (n + 1))
+    desk.at(40.0)
+    (alert,) = desk.of(ev.SupervisorAlert)
+    assert (alert.kind, alert.queue) == ("long_wait", "support"), "four callers waiting too long: one alert"
+    for caller in callers:
+        desk.feed(desk.pbx.caller_hangs_up(caller, queue="support"))
+    caller, msgs = desk.pbx.caller("13600003333")
+    desk.feed(msgs + desk.pbx.join(caller, "support"))
+    desk.at(70.0)
+    assert [a.kind for a in desk.of(ev.SupervisorAlert)] == ["long_wait", "long_wait"], "a new episode, a new alert"
