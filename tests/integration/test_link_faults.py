@@ -1,0 +1,263 @@
+"""The whole daemon against the simulated PBX over TCP, with a proxy between them that drops the AMI
+link (issue 12, "Evidence"): while a phone rings, while a call talks; and a daemon restarted during a
+call.  Every call is stored once, no miss is invented, no time is stretched over the gap, no answer
+is invented, and an overdue leg still ringing after the gap is cut as soon as the link is back.
+
+The simulator runs ten times faster than real time and the daemon's ring cycle is scaled to match
+(0.5 s for 5 s); the queue's member timeout (60 s simulated) is far beyond the guard's deadline, so
+only the guard can end a ring.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.task import deferLater
+from twisted.trial import unittest
+
+from telephony.config import parse_config
+from telephony.live import events as ev
+from telephony.service import build_daemon
+from telephony.sim.behaviour import Answer, NeverAnswer
+from telephony.sim.config import PBXConfig
+from telephony.sim.simulator import SimulatedPBX
+from telephony.store.facade import open_store
+from telephony.store.upgrade import upgrade
+
+SCALE = 10.0
+CYCLE = 5.0 / SCALE
+SECRET_ENV = "TELEPHONY_TEST_LINK_SECRET"
+
+
+class _Relay(protocol.Protocol):
+    peer: "_Relay | None" = None
+    pending: list[bytes]
+
+    def connectionMade(self) -> None:
+        self.pending = []
+        self.factory.relays.append(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.write(data)
+        else:
+            self.pending.append(data)
+
+    def connectionLost(self, reason: object = None) -> None:
+        if self in self.factory.relays:
+            self.factory.relays.remove(self)
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.loseConnection()
+
+
+class Proxy(protocol.ServerFactory):
+    """A TCP proxy in front of the PBX that can cut the link (every connection closed, new ones
+    refused) and restore it on the same port."""
+
+    protocol = _Relay
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.relays: list[_Relay] = []
+        self.port = None
+        self.number = 0
+
+    def buildProtocol(self, addr):
+        front = super().buildProtocol(addr)
+        back_factory = protocol.ClientFactory()
+        back_factory.relays = self.relays
+
+        def back_protocol() -> _Relay:
+            back = _Relay()
+            back.factory = back_factory
+            back.peer, front.peer = front, back
+            return back
+
+        back_factory.protocol = back_protocol
+        original = back_factory.buildProtocol
+
+        def build(addr):
+            back = original(addr)
+            reactor.callLater(0, self._flush, front, back)
+            return back
+
+        back_factory.buildProtocol = build
+        reactor.connectTCP("127.0.0.1", self.target_port, back_factory)
+        return front
+
+    @staticmethod
+    def _flush(front: _Relay, back: _Relay) -> None:
+        for data in front.pending:
+            back.transport.write(data)
+        front.pending.clear()
+
+    def listen(self) -> int:
+        self.port = reactor.listenTCP(self.number, self, interface="127.0.0.1")
+        self.number = self.port.getHost().port
+        return self.number
+
+    def cut(self) -> defer.Deferred:
+        for relay in list(self.relays):
+            relay.transport.abortConnection()
+        port, self.port = self.port, None
+        return defer.maybeDeferred(port.stopListening)
+
+    def restore(self) -> None:
+        self.listen()
+
+
+class LinkFaults(unittest.TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        os.environ[SECRET_ENV] = "link-fault-secret"
+        self.addCleanup(os.environ.pop, SECRET_ENV, None)
+        self.sim = SimulatedPBX(reactor, config=PBXConfig.with_agents(3, member_timeout=60.0, lab_queues=False),
+                                users={"telephony": "link-fault-secret"}, seed=7, time_scale=SCALE)
+        pbx_port = self.sim.listen(reactor, 0)
+        self.addCleanup(pbx_port.stopListening)
+        self.addCleanup(self.sim.factory.disconnect_all)
+        self.addCleanup(self.sim.shutdown)
+        self.proxy = Proxy(pbx_port.getHost().port)
+        self.proxy.listen()
+        self.addCleanup(lambda: self.proxy.port.stopListening() if self.proxy.port else None)
+        self.folder = Path(tempfile.mkdtemp(prefix="link-faults-"))
+        self.addCleanup(shutil.rmtree, self.folder, True)
+        self.url = f"sqlite:///{self.folder / 'calls.db'}"
+        upgrade(self.url)
+        self.events: list[ev.DomainEvent] = []
+        self.waiters: list[tuple] = []
+
+    def start_daemon(self):
+        config = parse_config(
+            f"pbx:\n  name: lab\n  ami:\n    host: 127.0.0.1\n    port: {self.proxy.number}\n"
+            f"    secret_env: {SECRET_ENV}\n    reconnect_initial_s: 0.05\n    reconnect_max_s: 0.2\n"
+            f"rings:\n  cycle_s: {CYCLE}\n  allowed: 3\n  pause_after_misses: 5\n"
+            f"store:\n  url: {self.url}\n  journal: {self.folder / 'journal.jsonl'}\n", "lab.yaml")
+        daemon = build_daemon(config, reactor, web=False)
+        daemon.bus.subscribe(self._seen)
+        daemon.root.startService()
+        self.addCleanup(daemon.root.stopService)
+        return daemon
+
+    def _seen(self, event: ev.DomainEvent) -> None:
+        self.events.append(event)
+        for entry in list(self.waiters):
+            done, waiter = entry
+            if done(event):
+                self.waiters.remove(entry)
+                reactor.callLater(0, waiter.callback, event)
+
+    def next(self, done) -> defer.Deferred:
+        waiter: defer.Deferred = defer.Deferred()
+        self.waiters.append((done, waiter))
+        return waiter
+
+    def of(self, kind) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def stored(self):
+        with open_store(self.url) as store:
+            return store.recent_calls("lab", 50), store.agent_events("lab")
+
+    @defer.inlineCallbacks
+    def test_a_leg_still_ringing_after_the_gap_is_cut_as_soon_as_the_link_is_back(self):
+        self.sim.agent("1001").behaviour = NeverAnswer()
+        self.sim.agent("1002").behaviour = Answer(after_s=2.0)
+        daemon = self.start_daemon()
+        yield daemon.connection.when_synced()
+        handle = self.sim.place_call(caller="13811112222", name="钱七", dial="4000", talk_s=3.0)
+        yield self.next(lambda e: isinstance(e, ev.AgentRinging) and e.agent == "1001" and e.ring == 2)
+        yield self.proxy.cut()
+        yield self.next(lambda e: isinstance(e, ev.PbxLink))
+        yield deferLater(reactor, 2.0 * CYCLE, lambda: None)  # the deadline (3 cycles) passes, blind
+        self.assertEqual(self.of(ev.AgentMissed), [], "no judgement while blind")
+        self.proxy.restore()
+        resynced = yield self.next(lambda e: isinstance(e, ev.Resynced))
+        yield handle.when_ended()
+        yield self.next(lambda e: isinstance(e, ev.CallEnded))
+        yield daemon.writer_idle()
+
+        (missed,) = self.of(ev.AgentMissed)
+        (deadline,) = self.of(ev.RingDeadline)
+        self.assertEqual((missed.agent, deadline.action), ("1001", "hangup"))
+        self.assertLess(deadline.at - resynced.at, 0.05, "acted on at once after the resync")
+        self.assertGreater(resynced.at - deadline.ring_started_at, 3 * CYCLE, "it was overdue")
+        self.assertEqual((handle.outcome, handle.agent), ("answered", "1002"))
+        calls, facts = self.stored()
+        (call,) = calls
+        self.assertEqual((call.outcome, call.answered_by), ("answered", "1002"))
+        self.assertEqual([(o.agent, o.result) for o in call.offers], [("1001", "no_answer"), ("1002", "answered")])
+        self.assertEqual([(f.agent, f.kind) for f in facts], [("1001", "miss")])
+
+    @defer.inlineCallbacks
+    def test_a_leg_gone_after_the_gap_is_no_miss_and_no_time_stretches(self):
+        self.sim.agent("1001").behaviour = NeverAnswer()
+        daemon = self.start_daemon()
+        yield daemon.connection.when_synced()
+        handle = self.sim.place_call(caller="13866662222", name="Lin Tao", dial="4000", patience_s=8.0)
+        ringing = yield self.next(lambda e: isinstance(e, ev.AgentRinging) and e.agent == "1001" and e.ring == 2)
+        yield self.proxy.cut()
+        link = yield self.next(lambda e: isinstance(e, ev.PbxLink))
+        yield handle.when_ended()  # the caller gives up while the daemon is blind
+        yield deferLater(reactor, 2.0 * CYCLE, lambda: None)
+        self.proxy.restore()
+        resynced = yield self.next(lambda e: isinstance(e, ev.Resynced))
+        yield daemon.writer_idle()
+        self.assertEqual(self.of(ev.AgentMissed), [])
+        (call,), facts = self.stored()
+        self.assertEqual((call.outcome, call.ended_unseen, facts), ("incomplete", True, []))
+        self.assertLess(abs(call.ended_at.timestamp() - link.since), 0.001, "ended when last heard of, not later")
+        self.assertLess(call.wait_s, resynced.at - ringing.call_entered_at - 1.0)
+        (offer,) = call.offers
+        self.assertEqual((offer.result, offer.ended_unseen), ("unknown", True))
+        self.assertLessEqual(offer.rings, 3)
+
+    @defer.inlineCallbacks
+    def test_a_call_talking_through_the_gap_stays_answered_by_its_agent_with_its_times_as_lower_bounds(self):
+        self.sim.agent("1001").behaviour = Answer(after_s=1.0)
+        daemon = self.start_daemon()
+        yield daemon.connection.when_synced()
+        handle = self.sim.place_call(caller="13800001111", name="Zhou Jie", dial="4000", talk_s=30.0)
+        answered = yield self.next(lambda e: isinstance(e, ev.CallAnswered))
+        yield deferLater(reactor, 1.0, lambda: None)  # 10 s simulated of talk, seen
+        yield self.proxy.cut()
+        link = yield self.next(lambda e: isinstance(e, ev.PbxLink))
+        yield handle.when_ended()  # the caller hangs up while the daemon is blind (3 s real after the answer)
+        yield deferLater(reactor, 0.5, lambda: None)
+        self.proxy.restore()
+        resynced = yield self.next(lambda e: isinstance(e, ev.Resynced))
+        yield self.next(lambda e: isinstance(e, ev.CallEnded)) if not self.of(ev.CallEnded) else None
+        yield daemon.writer_idle()
+        (call,), facts = self.stored()
+        self.assertEqual((call.outcome, call.answered_by, call.ended_unseen), ("answered", "1001", True))
+        self.assertEqual(call.wait_s, round(answered.wait_s, 1), "the wait seen before the gap is kept")
+        heard_talking = link.since - call.answered_at.timestamp()
+        self.assertGreater(heard_talking, 0.5)
+        self.assertLess(abs(call.talk_s - heard_talking), 0.06, "talk ends when last heard of: a lower bound")
+        self.assertLess(call.talk_s, resynced.at - call.answered_at.timestamp() - 1.0, "not stretched to the resync")
+        self.assertEqual(facts, [])
+
+    @defer.inlineCallbacks
+    def test_a_daemon_restarted_during_a_call_invents_no_answer_and_stores_the_call_once(self):
+        self.sim.agent("1001").behaviour = Answer(after_s=1.0)
+        first = self.start_daemon()
+        yield first.connection.when_synced()
+        handle = self.sim.place_call(caller="13800002222", name="吴芳", dial="4000", talk_s=8.0)
+        yield self.next(lambda e: isinstance(e, ev.CallAnswered))
+        yield first.root.stopService()
+        self.events.clear()
+        second = self.start_daemon()
+        yield second.connection.when_synced()
+        (answered,) = self.of(ev.CallAnswered)
+        self.assertEqual((answered.agent, answered.wait_s, answered.apologise), ("1001", None, None))
+        yield handle.when_ended()
+        yield self.next(lambda e: isinstance(e, ev.CallEnded))
+        yield second.writer_idle()
+        (call,), facts = self.stored()
+        self.assertEqual((call.outcome, call.answered_by), ("answered", "1001"))
+        self.assertEqual((call.answered_at, call.wait_s, call.rings_to_answer, call.apologise), (None,) * 4)
+        self.assertEqual(facts, [])
