@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from twisted.internet import defer, protocol, reactor
+from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
@@ -23,6 +23,7 @@ from telephony.live import events as ev
 from telephony.service import build_daemon
 from telephony.sim.behaviour import Answer, NeverAnswer
 from telephony.sim.config import PBXConfig
+from telephony.sim.linkcut import LinkCutter
 from telephony.sim.simulator import SimulatedPBX
 from telephony.store.facade import open_store
 from telephony.store.upgrade import upgrade
@@ -30,83 +31,6 @@ from telephony.store.upgrade import upgrade
 SCALE = 10.0
 CYCLE = 5.0 / SCALE
 SECRET_ENV = "TELEPHONY_TEST_LINK_SECRET"
-
-
-class _Relay(protocol.Protocol):
-    peer: "_Relay | None" = None
-    pending: list[bytes]
-
-    def connectionMade(self) -> None:
-        self.pending = []
-        self.factory.relays.append(self)
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.write(data)
-        else:
-            self.pending.append(data)
-
-    def connectionLost(self, reason: object = None) -> None:
-        if self in self.factory.relays:
-            self.factory.relays.remove(self)
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.loseConnection()
-
-
-class Proxy(protocol.ServerFactory):
-    """A TCP proxy in front of the PBX that can cut the link (every connection closed, new ones
-    refused) and restore it on the same port."""
-
-    protocol = _Relay
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.relays: list[_Relay] = []
-        self.port = None
-        self.number = 0
-
-    def buildProtocol(self, addr):
-        front = super().buildProtocol(addr)
-        back_factory = protocol.ClientFactory()
-        back_factory.relays = self.relays
-
-        def back_protocol() -> _Relay:
-            back = _Relay()
-            back.factory = back_factory
-            back.peer, front.peer = front, back
-            return back
-
-        back_factory.protocol = back_protocol
-        original = back_factory.buildProtocol
-
-        def build(addr):
-            back = original(addr)
-            reactor.callLater(0, self._flush, front, back)
-            return back
-
-        back_factory.buildProtocol = build
-        reactor.connectTCP("127.0.0.1", self.target_port, back_factory)
-        return front
-
-    @staticmethod
-    def _flush(front: _Relay, back: _Relay) -> None:
-        for data in front.pending:
-            back.transport.write(data)
-        front.pending.clear()
-
-    def listen(self) -> int:
-        self.port = reactor.listenTCP(self.number, self, interface="127.0.0.1")
-        self.number = self.port.getHost().port
-        return self.number
-
-    def cut(self) -> defer.Deferred:
-        for relay in list(self.relays):
-            relay.transport.abortConnection()
-        port, self.port = self.port, None
-        return defer.maybeDeferred(port.stopListening)
-
-    def restore(self) -> None:
-        self.listen()
 
 
 class LinkFaults(unittest.TestCase):
@@ -121,9 +45,9 @@ class LinkFaults(unittest.TestCase):
         self.addCleanup(pbx_port.stopListening)
         self.addCleanup(self.sim.factory.disconnect_all)
         self.addCleanup(self.sim.shutdown)
-        self.proxy = Proxy(pbx_port.getHost().port)
+        self.proxy = LinkCutter(reactor, "127.0.0.1", pbx_port.getHost().port)
         self.proxy.listen()
-        self.addCleanup(lambda: self.proxy.port.stopListening() if self.proxy.port else None)
+        self.addCleanup(self.proxy.close)
         self.folder = Path(tempfile.mkdtemp(prefix="link-faults-"))
         self.addCleanup(shutil.rmtree, self.folder, True)
         self.url = f"sqlite:///{self.folder / 'calls.db'}"

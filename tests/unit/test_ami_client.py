@@ -914,3 +914,15 @@ def test_a_connection_lost_before_the_banner_leaves_no_unhandled_failure():
     finally:
         globalLogPublisher.removeObserver(observe)
     assert errors == []
+
+
+def test_an_address_is_dialled_directly_so_a_refusal_costs_no_extra_wait():
+    from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+    from twisted.internet.testing import MemoryReactorClock
+
+    from telephony.ami.connection import pbx_endpoint
+
+    reactor = MemoryReactorClock()
+    assert isinstance(pbx_endpoint(reactor, "10.0.0.5", 5038, timeout=10), TCP4ClientEndpoint)
+    assert isinstance(pbx_endpoint(reactor, "::1", 5038, timeout=10), TCP6ClientEndpoint)
+    assert isinstance(pbx_endpoint(reactor, "pbx.example", 5038, timeout=10), HostnameEndpoint)
