@@ -25,15 +25,35 @@ and what nobody saw stays unknown (CONTRACTS.md, "Across a gap"):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from telephony.ami.protocol import Message
 
 from . import events as ev
-from .state import DEVICE_STATUS, Call, Channel, QueueEntry, caller_id, endpoint_of
+from .state import DEVICE_STATUS, Call, Channel, Member, Offer, Queue, QueueEntry, as_int, caller_id, endpoint_of
 
-if TYPE_CHECKING:
-    from .model import LiveModel
+
+class Rebuildable(Protocol):
+    """What a resync needs of the live model (:class:`telephony.live.model.LiveModel` provides it)."""
+
+    pbx: str
+    channels: dict[str, Channel]
+    calls: dict[str, Call]
+    offers: dict[str, Offer]
+    queues: dict[str, Queue]
+
+    def is_agent(self, endpoint: str) -> bool: ...
+    def queue(self, name: str) -> Queue: ...
+    def member(self, queue: str, interface: str, name: str | None = None) -> Member: ...
+    def set_paused(self, member: Member, paused: bool, reason: str, at: float, *, seen: str) -> None: ...
+    def open_offer(self, call: Call, leg: Channel, *, interface: str, queue: str | None, at: float,
+                   caller_channel: str | None, agent: str | None = None) -> Offer: ...
+    def offer_ringing(self, offer: Offer, first_ring_at: float) -> None: ...
+    def end_offer_unseen(self, offer: Offer, last_seen_at: float, result: str) -> None: ...
+    def report_offer(self, offer: Offer, at: float) -> None: ...
+    def answered_unseen(self, call: Call, leg: Channel, queue: str | None, at: float) -> None: ...
+    def end_call(self, call: Call, at: float, *, complete: bool) -> None: ...
+    def emit(self, event: ev.DomainEvent) -> None: ...
 
 
 def _seconds(duration: str | None) -> int:
@@ -45,11 +65,7 @@ def _seconds(duration: str | None) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def _int(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
-
-
-def apply_snapshot(model: "LiveModel", channels: list[Message], queue_status: list[Message], at: float, *,
+def apply_snapshot(model: Rebuildable, channels: list[Message], queue_status: list[Message], at: float, *,
                    since: float | None, first: bool) -> None:
     """``since``: the last moment the PBX was heard before the snapshot (None: never).  ``first``:
     the model had never heard from it, so pause states found now are its starting picture."""
@@ -72,7 +88,7 @@ def apply_snapshot(model: "LiveModel", channels: list[Message], queue_status: li
             _rejoin_queue(model, call, queue, entries.get(call.caller_uid), at)
 
 
-def _apply_queue_status(model: "LiveModel", queue_status: list[Message], at: float, *, first: bool) -> None:
+def _apply_queue_status(model: Rebuildable, queue_status: list[Message], at: float, *, first: bool) -> None:
     listed: dict[str, set[str]] = {}
     for m in queue_status:
         queue = m.get("Queue")
@@ -101,7 +117,7 @@ def _apply_queue_status(model: "LiveModel", queue_status: list[Message], at: flo
             del members[interface]
 
 
-def _drop_vanished(model: "LiveModel", listed: set[str], last_seen: float) -> None:
+def _drop_vanished(model: Rebuildable, listed: set[str], last_seen: float) -> None:
     for uid in [u for u in model.channels if u not in listed]:
         channel = model.channels.pop(uid)
         offer = model.offers.pop(uid, None)
@@ -120,8 +136,8 @@ def _drop_vanished(model: "LiveModel", listed: set[str], last_seen: float) -> No
         model.end_call(call, max(last_seen, call.entered_at), complete=True)
 
 
-def _upsert_channel(model: "LiveModel", uid: str, m: Message, at: float) -> None:
-    state = _int(m.get("ChannelState"))
+def _upsert_channel(model: Rebuildable, uid: str, m: Message, at: float) -> None:
+    state = as_int(m.get("ChannelState"))
     channel = model.channels.get(uid)
     if channel is None:
         name = m.get("Channel") or ""
@@ -149,10 +165,10 @@ def _upsert_channel(model: "LiveModel", uid: str, m: Message, at: float) -> None
             call.caller, call.caller_name = channel.caller_num, channel.caller_name
 
 
-def _rejoin_queue(model: "LiveModel", call: Call, queue: str, entry: Message | None, at: float) -> None:
+def _rejoin_queue(model: Rebuildable, call: Call, queue: str, entry: Message | None, at: float) -> None:
     """A caller still waiting in ``queue``; announced if the model did not know it waits there."""
     new = call.current_queue != queue
-    wait = _int(entry.get("Wait")) if entry is not None else round(at - call.entered_at)
+    wait = as_int(entry.get("Wait")) if entry is not None else round(at - call.entered_at)
     if new:
         if not call.queues or call.queues[-1] != queue:
             call.queues.append(queue)
@@ -160,14 +176,14 @@ def _rejoin_queue(model: "LiveModel", call: Call, queue: str, entry: Message | N
         call.queue_joined_at = at - wait
     elif call.queue_joined_at is None:
         call.queue_joined_at = at - wait
-    position = (_int(entry.get("Position")) if entry is not None else 0) or len(model.queue(queue).entries) + 1
+    position = (as_int(entry.get("Position")) if entry is not None else 0) or len(model.queue(queue).entries) + 1
     model.queue(queue).entries[call.linkedid] = QueueEntry(call.linkedid, position, call.queue_joined_at)
     if new:
         model.emit(ev.CallOffered(model.pbx, at, linkedid=call.linkedid, queue=queue, caller=call.caller,
                                   caller_name=call.caller_name, position=position, entered_at=call.entered_at))
 
 
-def _restore_leg(model: "LiveModel", channel: Channel, queue_of: dict[str, str], at: float,
+def _restore_leg(model: Rebuildable, channel: Channel, queue_of: dict[str, str], at: float,
                  since: float | None) -> None:
     """Mark a call answered when an agent leg talks; re-open the offer of an agent leg that rings
     or is about to (``Down``: created, its phone not yet ringing)."""

@@ -6,8 +6,14 @@ the read-only views the model returns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
+
+from telephony.config import RingPolicy
 
 UNKNOWN = "<unknown>"
+
+#: the ring rules of a queue (None: a direct dial)
+PolicyLookup = Callable[[str | None], RingPolicy]
 
 #: QueueMemberStatus ``Status`` (Asterisk's AST_DEVICE_* values)
 DEVICE_STATUS = {
@@ -24,6 +30,14 @@ DEVICE_STATUS = {
 
 #: Hangup causes that mean the phone said no (486 Busy → 17, 603 Decline → 21).
 REJECT_CAUSES = frozenset({17, 21})
+
+
+def as_int(value: str | None, default: int = 0) -> int:
+    """A header's whole number; ``default`` when it is missing or not a number."""
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
 
 
 def caller_id(value: str | None) -> str | None:

@@ -36,8 +36,9 @@ def calls_in_progress(model: LiveModel, now: float, *, mask: Callable[[str | Non
     out = []
     for call in sorted(model.calls.values(), key=lambda c: c.entered_at):
         ringing = [o for o in call.offers if o.ringing]
-        if call.answered_at is not None:
-            state, since = "talking", call.answered_at
+        if call.answered:
+            # first seen talking after a gap: it talks since then at least
+            state, since = "talking", call.answered_at if call.answered_at is not None else call.talking_seen_at
         elif ringing:
             state, since = "ringing", call.entered_at
         elif call.current_queue is not None:
@@ -52,12 +53,14 @@ def calls_in_progress(model: LiveModel, now: float, *, mask: Callable[[str | Non
             "caller_name": call.caller_name,
             "state": state,
             "queue": call.current_queue or call.answered_queue or (call.queues[-1] if call.queues else None),
-            "agent": call.talking_with if call.answered_at is not None else None,
+            "agent": call.talking_with if call.answered else None,
             "answered_by": call.answered_by,
             "ringing": [{"agent": o.agent, "ring": max(1, count_rings(now - o.ring_started_at, cycle))}
                         for o in ringing],
             "since": since,
-            "waited_s": round((call.answered_at or now) - call.entered_at, 1),
+            # unknown when the answer was not seen
+            "waited_s": None if call.answered and call.answered_at is None else
+            round((call.answered_at or now) - call.entered_at, 1),
         })
     return out
 

@@ -143,3 +143,16 @@ def test_pause_states_found_when_the_daemon_starts_are_no_news():
     out = model.resync([], [member], T0)
     assert [e for e in out if isinstance(e, ev.AgentPaused)] == []
     assert model.queues["support"].members["PJSIP/1001"].paused
+
+
+def test_the_board_shows_a_call_first_seen_talking_as_talking_with_its_agent():
+    from telephony.live.view import calls_in_progress
+
+    model = LiveModel()
+    pbx = Pbx()
+    caller, _ = pbx.caller("13800138000", "张三")
+    leg, _ = pbx.offer(caller, "1001", "support")
+    model.resync([_show(caller, 6, "Queue", "support", 62, "b1"), _show(leg, 6, "AppQueue", "(Outgoing Line)", 60, "b1")],
+                 [], T0)
+    (row,) = calls_in_progress(model, T0 + 5)
+    assert (row["state"], row["agent"], row["since"], row["waited_s"]) == ("talking", "1001", T0, None)
