@@ -40,7 +40,8 @@ class GuardAgainstTheSimulator(unittest.TestCase):
         self.sim = SimulatedPBX(reactor, config=PBXConfig.with_agents(3, member_timeout=18.0, lab_queues=False),
                                 users={"telephony": "guard-test-secret"}, seed=3, time_scale=SCALE)
         self.sim.agent("1001").behaviour = NeverAnswer()
-        self.sim.agent("1002").behaviour = Answer(after_s=2.0)
+        # 2.5 s simulated = 0.25 s real: clear of the 0.2 s a ring needs to count, so one ring under any load
+        self.sim.agent("1002").behaviour = Answer(after_s=2.5)
         port = self.sim.listen(reactor, 0)
         self.addCleanup(port.stopListening)
         self.addCleanup(self.sim.factory.disconnect_all)

@@ -9,7 +9,6 @@ only the guard can end a ring.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,100 +17,48 @@ from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
-from telephony.config import parse_config
+from bench.faults import CYCLE, Rig
 from telephony.live import events as ev
-from telephony.service import build_daemon
 from telephony.sim.behaviour import Answer, NeverAnswer
-from telephony.sim.config import PBXConfig
-from telephony.sim.linkcut import LinkCutter
-from telephony.sim.simulator import SimulatedPBX
-from telephony.store.facade import open_store
-from telephony.store.upgrade import upgrade
-
-SCALE = 10.0
-CYCLE = 5.0 / SCALE
-SECRET_ENV = "TELEPHONY_TEST_LINK_SECRET"
 
 
 class LinkFaults(unittest.TestCase):
+    """Each test drives one :class:`bench.faults.Rig` (the fault drills' harness) and checks every fact."""
+
     timeout = 60
 
     def setUp(self) -> None:
-        os.environ[SECRET_ENV] = "link-fault-secret"
-        self.addCleanup(os.environ.pop, SECRET_ENV, None)
-        self.sim = SimulatedPBX(reactor, config=PBXConfig.with_agents(3, member_timeout=60.0, lab_queues=False),
-                                users={"telephony": "link-fault-secret"}, seed=7, time_scale=SCALE)
-        pbx_port = self.sim.listen(reactor, 0)
-        self.addCleanup(pbx_port.stopListening)
-        self.addCleanup(self.sim.factory.disconnect_all)
-        self.addCleanup(self.sim.shutdown)
-        self.proxy = LinkCutter(reactor, "127.0.0.1", pbx_port.getHost().port)
-        self.proxy.listen()
-        self.addCleanup(self.proxy.close)
         self.folder = Path(tempfile.mkdtemp(prefix="link-faults-"))
         self.addCleanup(shutil.rmtree, self.folder, True)
-        self.url = f"sqlite:///{self.folder / 'calls.db'}"
-        upgrade(self.url)
-        self.events: list[ev.DomainEvent] = []
-        self.waiters: list[tuple] = []
-
-    def start_daemon(self):
-        config = parse_config(
-            f"pbx:\n  name: lab\n  ami:\n    host: 127.0.0.1\n    port: {self.proxy.number}\n"
-            f"    secret_env: {SECRET_ENV}\n    reconnect_initial_s: 0.05\n    reconnect_max_s: 0.2\n"
-            f"rings:\n  cycle_s: {CYCLE}\n  allowed: 3\n  pause_after_misses: 5\n"
-            f"store:\n  url: {self.url}\n  journal: {self.folder / 'journal.jsonl'}\n", "lab.yaml")
-        daemon = build_daemon(config, reactor, web=False)
-        daemon.bus.subscribe(self._seen)
-        daemon.root.startService()
-        self.addCleanup(daemon.root.stopService)
-        return daemon
-
-    def _seen(self, event: ev.DomainEvent) -> None:
-        self.events.append(event)
-        for entry in list(self.waiters):
-            done, waiter = entry
-            if done(event):
-                self.waiters.remove(entry)
-                reactor.callLater(0, waiter.callback, event)
-
-    def next(self, done) -> defer.Deferred:
-        waiter: defer.Deferred = defer.Deferred()
-        self.waiters.append((done, waiter))
-        return waiter
-
-    def of(self, kind) -> list:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def stored(self):
-        with open_store(self.url) as store:
-            return store.recent_calls("lab", 50), store.agent_events("lab")
+        self.rig = Rig(7, self.folder)
+        self.addCleanup(self.rig.close)
+        self.sim, self.proxy = self.rig.sim, self.rig.proxy
 
     @defer.inlineCallbacks
     def test_a_leg_still_ringing_after_the_gap_is_cut_as_soon_as_the_link_is_back(self):
         self.sim.agent("1001").behaviour = NeverAnswer()
         self.sim.agent("1002").behaviour = Answer(after_s=2.0)
-        daemon = self.start_daemon()
+        daemon = self.rig.daemon()
         yield daemon.connection.when_synced()
         handle = self.sim.place_call(caller="13811112222", name="钱七", dial="4000", talk_s=3.0)
-        yield self.next(lambda e: isinstance(e, ev.AgentRinging) and e.agent == "1001" and e.ring == 2)
+        yield self.rig.next(lambda e: isinstance(e, ev.AgentRinging) and e.agent == "1001" and e.ring == 2)
         yield self.proxy.cut()
-        yield self.next(lambda e: isinstance(e, ev.PbxLink))
+        yield self.rig.next(lambda e: isinstance(e, ev.PbxLink))
         yield deferLater(reactor, 2.0 * CYCLE, lambda: None)  # the deadline (3 cycles) passes, blind
-        self.assertEqual(self.of(ev.AgentMissed), [], "no judgement while blind")
+        self.assertEqual(self.rig.of(ev.AgentMissed), [], "no judgement while blind")
         self.proxy.restore()
-        resynced = yield self.next(lambda e: isinstance(e, ev.Resynced))
+        resynced = yield self.rig.next(lambda e: isinstance(e, ev.Resynced))
         yield handle.when_ended()
-        yield self.next(lambda e: isinstance(e, ev.CallEnded))
+        yield self.rig.next(lambda e: isinstance(e, ev.CallEnded))
         yield daemon.writer_idle()
 
-        (missed,) = self.of(ev.AgentMissed)
-        (deadline,) = self.of(ev.RingDeadline)
+        (missed,) = self.rig.of(ev.AgentMissed)
+        (deadline,) = self.rig.of(ev.RingDeadline)
         self.assertEqual((missed.agent, deadline.action), ("1001", "hangup"))
         self.assertLess(deadline.at - resynced.at, 0.05, "acted on at once after the resync")
         self.assertGreater(resynced.at - deadline.ring_started_at, 3 * CYCLE, "it was overdue")
         self.assertEqual((handle.outcome, handle.agent), ("answered", "1002"))
-        calls, facts = self.stored()
+        calls, facts = self.rig.stored()
         (call,) = calls
         self.assertEqual((call.outcome, call.answered_by), ("answered", "1002"))
         self.assertEqual([(o.agent, o.result) for o in call.offers], [("1001", "no_answer"), ("1002", "answered")])
@@ -120,19 +67,19 @@ class LinkFaults(unittest.TestCase):
     @defer.inlineCallbacks
     def test_a_leg_gone_after_the_gap_is_no_miss_and_no_time_stretches(self):
         self.sim.agent("1001").behaviour = NeverAnswer()
-        daemon = self.start_daemon()
+        daemon = self.rig.daemon()
         yield daemon.connection.when_synced()
         handle = self.sim.place_call(caller="13866662222", name="Lin Tao", dial="4000", patience_s=8.0)
-        ringing = yield self.next(lambda e: isinstance(e, ev.AgentRinging) and e.agent == "1001" and e.ring == 2)
+        ringing = yield self.rig.next(lambda e: isinstance(e, ev.AgentRinging) and e.agent == "1001" and e.ring == 2)
         yield self.proxy.cut()
-        link = yield self.next(lambda e: isinstance(e, ev.PbxLink))
+        link = yield self.rig.next(lambda e: isinstance(e, ev.PbxLink))
         yield handle.when_ended()  # the caller gives up while the daemon is blind
         yield deferLater(reactor, 2.0 * CYCLE, lambda: None)
         self.proxy.restore()
-        resynced = yield self.next(lambda e: isinstance(e, ev.Resynced))
+        resynced = yield self.rig.next(lambda e: isinstance(e, ev.Resynced))
         yield daemon.writer_idle()
-        self.assertEqual(self.of(ev.AgentMissed), [])
-        (call,), facts = self.stored()
+        self.assertEqual(self.rig.of(ev.AgentMissed), [])
+        (call,), facts = self.rig.stored()
         self.assertEqual((call.outcome, call.ended_unseen, facts), ("incomplete", True, []))
         self.assertLess(abs(call.ended_at.timestamp() - link.since), 0.001, "ended when last heard of, not later")
         self.assertLess(call.wait_s, resynced.at - ringing.call_entered_at - 1.0)
@@ -143,20 +90,20 @@ class LinkFaults(unittest.TestCase):
     @defer.inlineCallbacks
     def test_a_call_talking_through_the_gap_stays_answered_by_its_agent_with_its_times_as_lower_bounds(self):
         self.sim.agent("1001").behaviour = Answer(after_s=1.0)
-        daemon = self.start_daemon()
+        daemon = self.rig.daemon()
         yield daemon.connection.when_synced()
         handle = self.sim.place_call(caller="13800001111", name="Zhou Jie", dial="4000", talk_s=30.0)
-        answered = yield self.next(lambda e: isinstance(e, ev.CallAnswered))
+        answered = yield self.rig.next(lambda e: isinstance(e, ev.CallAnswered))
         yield deferLater(reactor, 1.0, lambda: None)  # 10 s simulated of talk, seen
         yield self.proxy.cut()
-        link = yield self.next(lambda e: isinstance(e, ev.PbxLink))
+        link = yield self.rig.next(lambda e: isinstance(e, ev.PbxLink))
         yield handle.when_ended()  # the caller hangs up while the daemon is blind (3 s real after the answer)
         yield deferLater(reactor, 0.5, lambda: None)
         self.proxy.restore()
-        resynced = yield self.next(lambda e: isinstance(e, ev.Resynced))
-        yield self.next(lambda e: isinstance(e, ev.CallEnded)) if not self.of(ev.CallEnded) else None
+        resynced = yield self.rig.next(lambda e: isinstance(e, ev.Resynced))
+        yield self.rig.seen(lambda e: isinstance(e, ev.CallEnded))
         yield daemon.writer_idle()
-        (call,), facts = self.stored()
+        (call,), facts = self.rig.stored()
         self.assertEqual((call.outcome, call.answered_by, call.ended_unseen), ("answered", "1001", True))
         self.assertEqual(call.wait_s, round(answered.wait_s, 1), "the wait seen before the gap is kept")
         heard_talking = link.since - call.answered_at.timestamp()
@@ -168,20 +115,20 @@ class LinkFaults(unittest.TestCase):
     @defer.inlineCallbacks
     def test_a_daemon_restarted_during_a_call_invents_no_answer_and_stores_the_call_once(self):
         self.sim.agent("1001").behaviour = Answer(after_s=1.0)
-        first = self.start_daemon()
+        first = self.rig.daemon()
         yield first.connection.when_synced()
         handle = self.sim.place_call(caller="13800002222", name="吴芳", dial="4000", talk_s=8.0)
-        yield self.next(lambda e: isinstance(e, ev.CallAnswered))
+        yield self.rig.next(lambda e: isinstance(e, ev.CallAnswered))
         yield first.root.stopService()
-        self.events.clear()
-        second = self.start_daemon()
+        self.rig.events.clear()
+        second = self.rig.daemon()
         yield second.connection.when_synced()
-        (answered,) = self.of(ev.CallAnswered)
+        (answered,) = self.rig.of(ev.CallAnswered)
         self.assertEqual((answered.agent, answered.wait_s, answered.apologise), ("1001", None, None))
         yield handle.when_ended()
-        yield self.next(lambda e: isinstance(e, ev.CallEnded))
+        yield self.rig.next(lambda e: isinstance(e, ev.CallEnded))
         yield second.writer_idle()
-        (call,), facts = self.stored()
+        (call,), facts = self.rig.stored()
         self.assertEqual((call.outcome, call.answered_by), ("answered", "1001"))
         self.assertEqual((call.answered_at, call.wait_s, call.rings_to_answer, call.apologise), (None,) * 4)
         self.assertEqual(facts, [])
