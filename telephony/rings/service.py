@@ -5,6 +5,9 @@ A deadline that falls due does not act in the same reactor turn: it first yields
 reach the live model, then asks the guard whether the offer is still ringing.  That costs one
 reactor iteration (well under a millisecond) and is what keeps the guard from hanging up an answered
 call, which Asterisk would turn into the end of the whole call (capture 17b).
+
+Every action it sends is one INFO line with the agent, the queue, the masked caller and the
+Linkedid (DESIGN.md, rules of the house), so what the daemon did to a call can always be read back.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from telephony.ami.client import ActionTimeout, ConnectionLost
 from telephony.ami.connection import NotConnected
 from telephony.bus import EventBus
 from telephony.live.events import DomainEvent
+from telephony.privacy import mask_number
 
 from .guard import Command, Decision, HangupLeg, PauseAgent, RedirectCaller, RingGuard, TimerKey
 
@@ -104,8 +108,18 @@ class RingGuardService(Service):
             assert isinstance(command, PauseAgent)
             name, fields = "QueuePause", [("Interface", command.interface), ("Paused", True),
                                           ("Reason", command.reason)]
+        log.info("ring guard: %s %s (%s)", name, fields[0][1], self._about(command))
         # maybeDeferred: "not connected" may be raised or returned failed; either way it is handled
         maybeDeferred(self.ami.action, name, fields).addErrback(self._failed, command, name, fields[0][1])
+
+    def _about(self, command: Command) -> str:
+        """Agent, queue, masked caller and call of a command, for its log line."""
+        if isinstance(command, PauseAgent):
+            return f"agent {command.agent}, every queue, reason {command.reason}"
+        offer = self.guard.model.offer(command.offer_id)
+        call = self.guard.model.calls.get(command.linkedid)
+        return (f"agent {offer.agent if offer else '?'}, queue {offer.queue if offer else '?'}, "
+                f"caller {mask_number(call.caller) if call else '?'}, call {command.linkedid}")
 
     def _failed(self, failure: Failure, command: Command, name: str, target: str) -> None:
         log.warning("ring guard: %s %s failed: %s", name, target, failure.getErrorMessage())

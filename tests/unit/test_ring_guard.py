@@ -560,3 +560,22 @@ def test_long_waits_of_one_queue_fold_into_one_alert_until_the_queue_catches_up(
     desk.feed(msgs + desk.pbx.join(caller, "support"))
     desk.at(70.0)
     assert [a.kind for a in desk.of(ev.SupervisorAlert)] == ["long_wait", "long_wait"], "a new episode, a new alert"
+
+
+def test_every_action_the_guard_sends_is_one_info_line_naming_agent_queue_masked_caller_and_call(caplog):
+    import logging
+
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    with caplog.at_level(logging.INFO, logger="telephony.rings"):
+        for n in range(2):
+            caller, leg = desk.ringing_call(number=f"1390000000{n}")
+            desk.at(15.0 + 30 * n)
+            desk.feed(desk.pbx.ring_no_answer(caller, leg, "support") + desk.pbx.caller_hangs_up(caller, queue="support"))
+            desk.at(30.0 + 30 * n)
+    lines = [r.getMessage() for r in caplog.records if r.name == "telephony.rings.service"]
+    assert lines[0] == (f"ring guard: Hangup {desk.ami.sent[0][1]['Channel']} (agent 1001, queue support, "
+                        f"caller 139****0000, call {desk.of(ev.RingDeadline)[0].linkedid})")
+    assert lines[2] == "ring guard: QueuePause PJSIP/1001 (agent 1001, every queue, reason 振铃未接)"
+    assert len(lines) == len(desk.ami.sent) == 3
+    assert not any("13900000000" in line for line in caplog.messages)
