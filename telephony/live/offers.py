@@ -145,9 +145,13 @@ class OfferRules:
             self._leg_ringing(dest, at)
 
     def _agentconnect(self, m: Message, at: float) -> None:
-        # An offer that began while we were not looking is opened now: the answer still happened.
+        # An offer that began while we were not looking is opened now: the answer still happened,
+        # but how long the phone rang is unknown (its figures are lower bounds, kept out of reports).
+        known = (m.get("DestUniqueid") or "") in self.offers
         offer = self._queue_offer(m, at)
         if offer is not None:
+            if not known and offer.ring_started_at is None:
+                offer.ended_unseen = True
             self._offer_answered(offer, at)
 
     def _agentringnoanswer(self, m: Message, at: float) -> None:
@@ -204,16 +208,29 @@ class OfferRules:
 
     def _offer_answered(self, offer: Offer, at: float) -> None:
         if offer.ended_at is not None:
+            if offer.ended_unseen and offer.result == "answered":
+                # the answer itself reached us after all, among the events held back during a resync
+                offer.ended_at, offer.ended_unseen = at, False
+                self._answer_seen(offer, at)
             return
         offer.ended_at, offer.result = at, "answered"
         call = self.calls.get(offer.linkedid)
         self.report_offer(offer, at)
-        if call is not None:
-            call.talking_with = offer.agent
-        if call is None or call.answered:
+        if call is None:
             return
-        call.answered_at, call.answered_by, call.talking_seen_at = at, offer.agent, at
-        call.answered_queue, call.answer_channel = offer.queue, offer.channel
+        call.talking_with = offer.agent
+        if not call.answered:
+            call.answered_by = offer.agent
+            call.answered_queue, call.answer_channel = offer.queue, offer.channel
+        self._answer_seen(offer, at)
+
+    def _answer_seen(self, offer: Offer, at: float) -> None:
+        """``offer`` was answered at ``at``: the call's answer, unless another agent had it first."""
+        call = self.calls.get(offer.linkedid)
+        if call is None or call.answered_at is not None or call.answered_by != offer.agent:
+            return
+        call.answered_at = at
+        call.talking_seen_at = min(call.talking_seen_at or at, at)
         policy = self.policy(offer.queue or call.current_queue)
         wait = at - call.entered_at
         rings = count_rings(wait, policy.cycle_s)

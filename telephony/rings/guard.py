@@ -37,8 +37,10 @@ from telephony.live.ringcount import RING_GRACE_S
 from telephony.live.state import Offer
 from telephony.privacy import mask_number
 
-#: ("offer", offer id) for a ring deadline, ("wait", linkedid) for a caller's apology threshold
+#: ("offer", offer id) for a ring deadline, ("wait", linkedid) for a caller's apology threshold,
+#: ("resend", "") for the actions the AMI link could not carry, once it is back
 TimerKey = tuple[str, str]
+RESEND: TimerKey = ("resend", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +175,13 @@ class RingGuard:
         elif isinstance(event, ev.PbxLink):
             self.link_up = event.state != "disconnected"
         elif isinstance(event, ev.Resynced):
+            # Judged as timers falling due now, not here: the shell lets the events held back during
+            # the resync land first, so an answer among them wins as it would on time.
             self.link_up = True
             blind, self._blind_timers = sorted(self._blind_timers), set()
-            for key in blind:
-                self._judge(key, event.at, decision)
-            self._send_again(decision)
+            decision.timers += [(event.at, key) for key in blind]
+            if self._unsent:
+                decision.timers.append((event.at, RESEND))
         elif isinstance(event, ev.AgentPaused) and not event.paused:
             self.consecutive[event.agent] = 0
         return decision
@@ -213,6 +217,8 @@ class RingGuard:
             self._deadline(ident, now, decision)
         elif kind == "wait":
             self._long_wait(ident, now, decision)
+        elif kind == "resend":
+            self._send_again(decision)
 
     def still_owned(self, command: Command) -> bool:
         """True while acting on ``command`` cannot hit an answered or vanished call."""

@@ -59,6 +59,7 @@ def test_a_leg_still_ringing_after_the_gap_is_cut_at_once_and_counted_then():
     desk, caller, leg = _blind_desk()
     desk.at(40.0)
     desk.live.on_snapshot(list(_core_show(caller, leg, ring_s=40)), [], desk.clock.seconds())
+    desk.at(40.0)  # the guard's yield: bytes held during the resync land first
     assert [(name, fields["Channel"], t - T0) for name, fields, t in desk.ami.sent] == [("Hangup", leg.name, 40.0)]
     (missed,) = desk.of(ev.AgentMissed)
     assert (missed.agent, missed.at) == ("1001", T0 + 40.0)
@@ -156,3 +157,49 @@ def test_the_board_shows_a_call_first_seen_talking_as_talking_with_its_agent():
                  [], T0)
     (row,) = calls_in_progress(model, T0 + 5)
     assert (row["state"], row["agent"], row["since"], row["waited_s"]) == ("talking", "1001", T0, None)
+
+
+def _resync_holding(desk, snapshot: list, held: list, held_at: float) -> None:
+    """What AMIConnection does once its snapshot is complete: the snapshot, then the events that
+    arrived (at ``held_at``) while it was being taken."""
+    from telephony.ami.connection import AMIConnection, Snapshot
+
+    class Live:
+        peer = "127.0.0.1:5038"
+
+        def start_keepalive(self, interval, timeout):
+            pass
+
+    connection = AMIConnection(object(), clock=desk.clock, username="telephony", secret=lambda: "s",
+                               on_event=desk.live.on_ami_event,
+                               on_resync=lambda s: desk.live.on_snapshot(list(s.channels), list(s.queue_status), s.at))
+    connection._held = [(m, held_at) for m in held]
+    connection._go_live(Live(), Snapshot(tuple(snapshot), (), desk.clock.seconds()))
+
+
+def test_an_answer_held_back_during_the_resync_wins_over_the_overdue_deadline():
+    """Found in review: deadlines that fell in the gap were judged inside the resync, before the events
+    held back during it were applied; an answer among them was hung up, which ends the whole call."""
+    desk, caller, leg = _blind_desk()
+    desk.at(40.0)
+    _resync_holding(desk, list(_core_show(caller, leg, ring_s=40)), desk.pbx.answer(caller, leg, "support"), T0 + 40.0)
+    desk.at(41.0)
+    assert desk.ami.sent == [] and desk.of(ev.AgentMissed) == []
+    (answered,) = desk.of(ev.CallAnswered)
+    assert answered.agent == "1001"
+
+
+def test_an_answer_among_the_held_events_gives_a_call_first_seen_talking_its_wait_after_all():
+    desk, caller, leg = _blind_desk()
+    desk.at(40.0)
+    answer = desk.pbx.answer(caller, leg, "support")  # its bytes arrived at 39.9 s, during the resync
+    snapshot = [_show(caller, 6, "Queue", "support", 40, "b1"), _show(leg, 6, "AppQueue", "(Outgoing Line)", 40, "b1")]
+    _resync_holding(desk, snapshot, answer, T0 + 39.9)
+    desk.at(50.0)
+    desk.feed(desk.pbx.caller_hangs_up(caller, leg))
+    (ended,) = desk.of(ev.CallEnded)
+    call = ended.call
+    assert (call.answered_by, call.answered_at, call.wait_s, call.apologise) == ("1001", T0 + 39.9, 39.9, True)
+    (offer,) = call.offers
+    assert (offer.result, offer.ended_unseen, offer.rang_s) == ("answered", False, 39.9)
+    assert [a.wait_s for a in desk.of(ev.CallAnswered)] == [None, 39.9], "unknown at the resync, known a moment later"

@@ -481,6 +481,7 @@ def test_a_deadline_while_the_link_is_down_is_acted_on_once_it_is_back():
     desk.at(17.0)
     ami.up = True
     desk.live.on_snapshot(list(_core_show(caller, leg, ring_s=16)), [], desk.clock.seconds())
+    desk.at(17.0)  # the guard's yield after the resync
     assert [(name, fields["Channel"], t - T0) for name, fields, t in ami.sent] == [("Hangup", leg.name, 17.0)]
     assert len(desk.of(ev.AgentMissed)) == 1, "the miss counts once"
 
