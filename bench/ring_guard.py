@@ -146,7 +146,8 @@ def run_daemon(args: argparse.Namespace) -> dict:
     from telephony.store.upgrade import upgrade
 
     os.environ["BENCH_AMI_SECRET"] = SECRET
-    url = f"sqlite:///{tempfile.mkdtemp(prefix='ring-guard-')}/bench.db"
+    folder = tempfile.mkdtemp(prefix='ring-guard-')
+    url = f"sqlite:///{folder}/bench.db"
     upgrade(url)
     lags: list[float] = []
     result: dict = {}
@@ -164,7 +165,8 @@ def run_daemon(args: argparse.Namespace) -> dict:
         port = (yield sim.protocol.lines.get())["port"]
         config = parse_config(
             f"pbx:\n  name: bench\n  ami:\n    host: 127.0.0.1\n    port: {port}\n    secret_env: BENCH_AMI_SECRET\n"
-            f"rings:\n  cycle_s: {args.cycle_s}\n  allowed: {ALLOWED}\nstore:\n  url: {url}\n", "bench.yaml")
+            f"rings:\n  cycle_s: {args.cycle_s}\n  allowed: {ALLOWED}\nstore:\n  url: {url}\n"
+            f"  journal: {folder}/journal.jsonl\n  live_state: {folder}/live.json\n", "bench.yaml")
         daemon = build_daemon(config, reactor, web=False)
         daemon.root.startService()
         yield daemon.connection.when_synced()

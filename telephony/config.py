@@ -156,9 +156,14 @@ class Store(_Strict):
     #: ``{pbx}`` is the PBX's name
     journal: str = "var/journal-{pbx}.jsonl"
     max_pending: int = Field(10_000, ge=1)
+    #: the calls under way when the daemon stops, taken back at its next start
+    live_state: str = "var/live-{pbx}.json"
 
     def journal_path(self, pbx: str) -> str:
         return self.journal.replace("{pbx}", pbx)
+
+    def live_state_path(self, pbx: str) -> str:
+        return self.live_state.replace("{pbx}", pbx)
 
 
 def _valid_listen(value: str) -> str:

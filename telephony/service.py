@@ -70,7 +70,7 @@ def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True, web
     """The daemon for ``config``; ``web_fallback``: serve the pages on a free port if theirs is taken."""
     model = LiveModel(config.pbx.name, policy=config.ring_policy, agent_endpoints=config.pbx.agents)
     bus = EventBus()
-    live = LiveService(model, bus, reactor)
+    live = LiveService(model, bus, reactor, state_path=config.store.live_state_path(config.pbx.name))
     settings = config.store
     store = Store(settings.url, reactor=reactor, threads=settings.threads, connect_timeout_s=settings.connect_timeout_s,
                   statement_timeout_s=settings.statement_timeout_s, stop_timeout_s=settings.stop_timeout_s)

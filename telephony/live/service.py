@@ -4,8 +4,17 @@ publishes every domain event on the bus.
 Time comes from the injected clock (the reactor in the daemon, a ``task.Clock`` in tests and in
 ``telephony replay``); the model itself never reads it.  While the AMI link is down the model counts
 no rings, so nothing ticks until the next snapshot.
+
+With ``state_path`` the calls under way survive a restart of the daemon (:mod:`.persist`): written
+at stop, taken back at start, the file removed once the first snapshot has judged them.  It holds
+numbers and names, so only the daemon's user may read it.
 """
 from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -13,16 +22,36 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from telephony.ami.protocol import Message
 from telephony.bus import EventBus
 
+from . import persist
 from .model import LiveModel
+
+log = logging.getLogger(__name__)
 
 
 class LiveService(Service):
-    def __init__(self, model: LiveModel, bus: EventBus, clock: IReactorTime) -> None:
+    def __init__(self, model: LiveModel, bus: EventBus, clock: IReactorTime, *,
+                 state_path: str | os.PathLike[str] | None = None) -> None:
         self.model = model
         self.bus = bus
         self.clock = clock
+        self.state_path = Path(state_path) if state_path is not None else None
         self._tick: IDelayedCall | None = None
         self._tick_at: float | None = None
+        self._taken_back = False
+
+    def startService(self) -> None:
+        super().startService()
+        if self.state_path is None or not self.state_path.exists():
+            return
+        try:
+            calls = persist.load(self.model, json.loads(self.state_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.error("live state %s not taken back (%s: %s); starting from the next snapshot alone",
+                      self.state_path, type(exc).__name__, exc)
+            return
+        self._taken_back = True
+        log.warning("took back %d call(s) the last run left open; the time since it stopped is judged as a gap",
+                    calls)
 
     def on_ami_event(self, message: Message, received_at: float) -> None:
         self.bus.publish_all(self.model.apply(message, received_at))
@@ -31,6 +60,9 @@ class LiveService(Service):
     def on_snapshot(self, channels: list[Message], queue_status: list[Message], at: float) -> None:
         self.bus.publish_all(self.model.resync(channels, queue_status, at))
         self._schedule()
+        if self._taken_back and self.state_path is not None:
+            self._taken_back = False
+            self.state_path.unlink(missing_ok=True)  # judged: what it held is in the model or ended
 
     def on_link_lost(self, reason: str, last_heard_at: float | None) -> None:
         """The AMI link is down: publish ``PbxLink`` and stop counting rings until the resync."""
@@ -46,7 +78,25 @@ class LiveService(Service):
         if self._tick is not None and self._tick.active():
             self._tick.cancel()
         self._tick = self._tick_at = None
+        if self.state_path is not None and self.model.last_heard_at is not None and not self._taken_back:
+            self._keep_state()
         return super().stopService()
+
+    def _keep_state(self) -> None:
+        assert self.state_path is not None
+        data = json.dumps(persist.dump(self.model), ensure_ascii=False).encode("utf-8")
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.state_path.with_name(self.state_path.name + ".new")
+        try:
+            fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(scratch, self.state_path)
+        except OSError as exc:
+            log.error("live state not kept in %s (%s): calls under way that end before the next start will "
+                      "not be stored", self.state_path, exc.strerror)
+            return
+        log.info("kept %d call(s) under way in %s for the next start", len(self.model.calls), self.state_path)
 
     def _schedule(self) -> None:
         due = self.model.next_due()

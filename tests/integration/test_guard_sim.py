@@ -54,7 +54,8 @@ class GuardAgainstTheSimulator(unittest.TestCase):
             f"pbx:\n  name: lab\n  ami:\n    host: 127.0.0.1\n    port: {port.getHost().port}\n"
             f"    secret_env: {SECRET_ENV}\n    reconnect_initial_s: 0.1\n    reconnect_max_s: 1\n"
             f"rings:\n  cycle_s: {5.0 / SCALE}\n  allowed: 3\n  pause_after_misses: 2\n"
-            f"store:\n  url: {self.url}\n"
+            f"store:\n  url: {self.url}\n  journal: {self.folder / 'journal.jsonl'}\n"
+            f"  live_state: {self.folder / 'live.json'}\n"
         )
         self.daemon = build_daemon(parse_config(self.config_text, "lab.yaml"), reactor, web=False)
         self.events: list[ev.DomainEvent] = []

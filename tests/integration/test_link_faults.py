@@ -113,20 +113,54 @@ class LinkFaults(unittest.TestCase):
         self.assertEqual(facts, [])
 
     @defer.inlineCallbacks
-    def test_a_daemon_restarted_during_a_call_invents_no_answer_and_stores_the_call_once(self):
+    def test_a_daemon_restarted_during_calls_keeps_what_it_saw_and_stores_each_call_once(self):
+        """The calls under way survive the restart: the one that talks on keeps the answer the first
+        daemon saw; the one that ends while no daemon runs is stored, ended unseen when last heard of."""
+        self.sim.agent("1001").behaviour = Answer(after_s=1.0)
+        self.sim.agent("1002").behaviour = Answer(after_s=1.0)
+        first = self.rig.daemon()
+        yield first.connection.when_synced()
+        talks_on = self.sim.place_call(caller="13800002222", name="吴芳", dial="4000", talk_s=30.0)
+        seen = yield self.rig.next(lambda e: isinstance(e, ev.CallAnswered))
+        ends = self.sim.place_call(caller="13800004444", name="何丽", dial="4000", talk_s=10.0)
+        yield self.rig.next(lambda e: isinstance(e, ev.CallAnswered) and e.linkedid != seen.linkedid)
+        yield first.root.stopService()
+        self.assertTrue((self.folder / "live.json").exists(), "the calls under way are kept for the next start")
+        link = self.rig.of(ev.PbxLink)[-1]
+        yield ends.when_ended()  # no daemon runs
+        self.rig.events.clear()
+        second = self.rig.daemon()
+        yield second.connection.when_synced()
+        self.assertEqual(self.rig.of(ev.CallAnswered), [], "nothing answered anew: the answers were seen")
+        yield talks_on.when_ended()
+        yield self.rig.seen(lambda e: isinstance(e, ev.CallEnded) and e.call.caller == "13800002222")
+        yield second.writer_idle()
+        calls = {c.caller: c for c in self.rig.stored()[0]}
+        self.assertEqual(len(calls), 2)
+        on, ended = calls["13800002222"], calls["13800004444"]
+        self.assertEqual((on.outcome, on.answered_by, on.ended_unseen), ("answered", "1001", False))
+        self.assertLess(abs(on.answered_at.timestamp() - seen.at), 0.001, "the answer seen before the restart")
+        self.assertEqual(on.wait_s, round(seen.wait_s, 1))
+        self.assertEqual((ended.outcome, ended.answered_by, ended.ended_unseen), ("answered", "1002", True))
+        self.assertLess(abs(ended.ended_at.timestamp() - link.since), 0.001, "ended when last heard of")
+        self.assertFalse((self.folder / "live.json").exists(), "judged, so let go")
+
+    @defer.inlineCallbacks
+    def test_a_daemon_that_lost_its_state_invents_no_answer_for_a_call_it_finds_talking(self):
         self.sim.agent("1001").behaviour = Answer(after_s=1.0)
         first = self.rig.daemon()
         yield first.connection.when_synced()
         handle = self.sim.place_call(caller="13800002222", name="吴芳", dial="4000", talk_s=8.0)
         yield self.rig.next(lambda e: isinstance(e, ev.CallAnswered))
         yield first.root.stopService()
+        (self.folder / "live.json").unlink()  # as after a crash: nothing was kept
         self.rig.events.clear()
         second = self.rig.daemon()
         yield second.connection.when_synced()
         (answered,) = self.rig.of(ev.CallAnswered)
         self.assertEqual((answered.agent, answered.wait_s, answered.apologise), ("1001", None, None))
         yield handle.when_ended()
-        yield self.rig.next(lambda e: isinstance(e, ev.CallEnded))
+        yield self.rig.seen(lambda e: isinstance(e, ev.CallEnded))
         yield second.writer_idle()
         (call,), facts = self.rig.stored()
         self.assertEqual((call.outcome, call.answered_by), ("answered", "1001"))

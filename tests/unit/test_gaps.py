@@ -203,3 +203,33 @@ def test_an_answer_among_the_held_events_gives_a_call_first_seen_talking_its_wai
     (offer,) = call.offers
     assert (offer.result, offer.ended_unseen, offer.rang_s) == ("answered", False, 39.9)
     assert [a.wait_s for a in desk.of(ev.CallAnswered)] == [None, 39.9], "unknown at the resync, known a moment later"
+
+
+def test_a_restarted_daemon_takes_back_a_ringing_phone_and_its_new_guard_keeps_the_deadline():
+    import json
+
+    from telephony.live import persist
+
+    old, caller, leg = _blind_desk()  # the old daemon stops 9 s into the ring
+    saved = json.loads(json.dumps(persist.dump(old.model)))
+    new = Desk()
+    assert persist.load(new.model, saved) == 1
+    assert set(new.model.queues["support"].members) == {"PJSIP/1001", "PJSIP/1002"}
+    new.at(40.0)
+    assert new.ami.sent == [] and new.of(ev.AgentRinging) == [], "nothing judged, no ring counted, before the snapshot"
+    new.live.on_snapshot(list(_core_show(caller, leg, ring_s=40)), [], new.clock.seconds())
+    new.at(40.0)
+    assert [(name, fields["Channel"], t - T0) for name, fields, t in new.ami.sent] == [("Hangup", leg.name, 40.0)]
+    (deadline,) = new.of(ev.RingDeadline)
+    assert deadline.ring_started_at == T0, "the ring start the old daemon saw, not the snapshot's estimate"
+
+
+def test_a_saved_state_of_another_pbx_is_refused():
+    import pytest
+
+    from telephony.live import persist
+
+    old, _, _ = _blind_desk()
+    saved = persist.dump(old.model)
+    with pytest.raises(persist.StateRefused, match="for PBX 'default', not 'south'"):
+        persist.load(LiveModel("south"), saved)
