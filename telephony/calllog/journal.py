@@ -3,11 +3,17 @@
 A JSON Lines file (one write a line: ``{"kind": …, "data": …}``), readable only by the daemon's
 user (it holds phone numbers and names).  The writer appends to it when its in-memory backlog is
 full and when it stops with writes not stored; it takes writes back, in order, once the store works
-again and at the next start.  A line is removed only once every line before it is stored: after a
-crash the whole file is written again, which the store's idempotent writes make harmless.
+again and at the next start.
 
-Its I/O is a few hundred bytes per write on a local disk, done on the reactor thread; the file only
-exists while the store is failing or was failing when the daemon stopped.
+Stored lines are not cut out of the file (that would rewrite it at every refill): a small file
+beside it, ``<journal>.stored``, says how many of its bytes are stored, and both go once everything
+is.  After a crash the lines after that mark are written again, which the store's idempotent writes
+make harmless.  A last line torn by a crash is closed before anything is appended after it, so the
+next line is not glued onto it.
+
+Its I/O is small (the writer appends a reactor turn's writes with one ``fsync``) and happens only
+while the store is failing or was failing when the daemon stopped; errors are ``OSError`` for the
+writer to handle.
 """
 from __future__ import annotations
 
@@ -22,18 +28,43 @@ log = logging.getLogger(__name__)
 __all__ = ["Journal"]
 
 
+def _lines(writes: Iterable[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(w, ensure_ascii=False, separators=(",", ":")) + "\n" for w in writes).encode("utf-8")
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".new")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(scratch, path)
+
+
 class Journal:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._taken = 0  #: bytes of the file already handed back to the writer
+        self._mark = self.path.with_name(self.path.name + ".stored")
+        try:
+            self._size = self.path.stat().st_size
+        except FileNotFoundError:
+            self._size = 0
+        self._stored = min(self._read_mark(), self._size)  #: bytes known to be stored
+        self._taken = self._stored  #: bytes handed back to the writer
+
+    def _read_mark(self) -> int:
+        try:
+            return int(self._mark.read_text(encoding="ascii").strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
 
     @property
     def waiting(self) -> bool:
-        """True while the file holds lines not yet taken back."""
-        try:
-            return self.path.stat().st_size > self._taken
-        except FileNotFoundError:
-            return False
+        """True while the file holds lines not yet taken back (no I/O: the journal keeps count)."""
+        return self._size > self._taken
 
     def count(self) -> int:
         """Lines not yet taken back (reads the file: for start-up and stop messages)."""
@@ -44,21 +75,24 @@ class Journal:
             return sum(1 for line in f if line.strip())
 
     def append(self, writes: Iterable[dict[str, Any]]) -> int:
-        """Add writes at the end; returns how many."""
-        lines = [json.dumps(w, ensure_ascii=False, separators=(",", ":")) + "\n" for w in writes]
-        if not lines:
+        """Add writes at the end, synced to disk; returns how many.  Raises OSError."""
+        data = _lines(writes)
+        if not data:
             return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as f:
-            f.writelines(lines)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+b") as f:
+            if self._size and os.pread(f.fileno(), 1, self._size - 1) != b"\n":
+                data = b"\n" + data  # a line torn by a crash: close it, so this one stands alone
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        return len(lines)
+        self._size += len(data)
+        return data.count(b"\n") - data.startswith(b"\n")
 
     def take(self, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` of the oldest writes not yet taken.  A line that is not a write (a torn last
-        line after a crash) is logged by position, never by content, and skipped."""
+        line after a crash) is logged by position, never by content, and skipped.  Raises OSError."""
         if not self.waiting:
             return []
         taken: list[dict[str, Any]] = []
@@ -72,47 +106,38 @@ class Journal:
                 if not line.strip():
                     continue
                 try:
-                    write = json.loads(line)
+                    taken.append(json.loads(line))
                 except ValueError:
                     log.error("call log journal %s: an unreadable line ending at byte %d skipped", self.path, self._taken)
-                    continue
-                taken.append(write)
         return taken
 
     def all_stored(self) -> None:
-        """Everything taken so far is stored: drop those lines (the file goes once it is empty)."""
-        if self._taken == 0:
+        """Everything taken so far is stored: mark it so (the files go once nothing else is left)."""
+        if self._taken == self._stored:
             return
-        with self.path.open("rb") as f:
-            f.seek(self._taken)
-            rest = f.read()
-        self._taken = 0
-        if rest.strip():
-            self._replace(rest)
-        else:
+        if self._taken >= self._size:
             self.path.unlink(missing_ok=True)
+            self._mark.unlink(missing_ok=True)
+            self._size = self._stored = self._taken = 0
+        else:
+            _write_new(self._mark, str(self._taken).encode("ascii"))
+            self._stored = self._taken
 
     def keep(self, unstored: Iterable[dict[str, Any]]) -> int:
-        """On the way down: the file becomes ``unstored`` (older) followed by the lines not yet taken."""
+        """On the way down: the file becomes ``unstored`` (older) followed by the lines not yet taken.
+        Returns how many writes it holds.  Raises OSError."""
         rest = b""
         if self.waiting:
             with self.path.open("rb") as f:
                 f.seek(self._taken)
                 rest = f.read()
-        head = "".join(json.dumps(w, ensure_ascii=False, separators=(",", ":")) + "\n" for w in unstored).encode()
-        self._taken = 0
-        if head or rest.strip():
-            self._replace(head + rest)
+        if rest and not rest.endswith(b"\n"):
+            rest += b"\n"
+        data = _lines(unstored) + rest
+        if data.strip():
+            _write_new(self.path, data)
         else:
             self.path.unlink(missing_ok=True)
+        self._mark.unlink(missing_ok=True)
+        self._size, self._stored, self._taken = (len(data) if data.strip() else 0), 0, 0
         return self.count()
-
-    def _replace(self, data: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = self.path.with_name(self.path.name + ".new")
-        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(scratch, self.path)

@@ -9,10 +9,12 @@ keeps, because everything later (reports, screen pop, callbacks) reads these fac
   ``max_in_flight`` at once (the store's threads).
 * **Nothing silently lost.**  A write that fails (the database is away, a lock timed out) is tried
   again with backoff, one at a time until the store answers.  Past ``max_pending`` writes in memory,
-  new ones go to the journal (:mod:`.journal`) and come back once the store works.  On stop the
-  writer waits ``stop_timeout_s`` at most, then puts what is not stored into the journal, which the
-  next start writes first.  Every write is idempotent in the store, so a write that had in fact
-  succeeded does no harm when it is made again.
+  new ones go to the journal (:mod:`.journal`; those of one reactor turn with one ``fsync``) and come
+  back once the store works.  On stop the writer waits ``stop_timeout_s`` at most, then puts what is
+  not stored into the journal, which the next start writes first.  A journal that cannot be written
+  or read (a full disk) is said and tried again; what waits for it stays in order, and past
+  ``max_pending`` the oldest is dropped loudly.  Every write is idempotent in the store, so a write
+  that had in fact succeeded does no harm when it is made again.
 * **Stalls are said.**  When the store has not answered a write for ``stall_after_s`` a warning says
   how long and how many writes wait, and again every minute while it lasts.
 * **Personal data stays out of the log.**  A failure is logged by its kind and code
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 AUTOPAUSE_REASON = "Auto-Pause"
 #: how often a stall is said again while it lasts
 STALL_REPEAT_S = 60.0
+#: spilled writes are appended to the journal once a reactor turn, or once this many have come
+SPILL_BATCH = 256
 
 Write = dict[str, Any]  #: {"kind": "call" | "agent_event" | "alert", "data": {…}}: JSON-ready
 Key = tuple[str, ...]
@@ -94,6 +98,9 @@ class CallLogWriter(Service):
         self._stall: IDelayedCall | None = None
         self._from_journal = False  #: memory holds writes taken back from the journal
         self._spilling = False
+        self._spill: list[Write] = []  #: writes for the journal, appended once this reactor turn ends
+        self._spill_flush: IDelayedCall | None = None
+        self._journal_retry: IDelayedCall | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._idle: list[Deferred] = []
         self._stopping = False
@@ -113,7 +120,7 @@ class CallLogWriter(Service):
         return waiter
 
     def _check_idle(self) -> None:
-        if self.backlog == 0 and not (self.journal is not None and self.journal.waiting):
+        if self.backlog == 0 and not self._spill and not (self.journal is not None and self.journal.waiting):
             waiters, self._idle = self._idle, []
             for waiter in waiters:
                 waiter.callback(None)
@@ -122,6 +129,7 @@ class CallLogWriter(Service):
 
     def startService(self) -> None:
         super().startService()
+        self._stopping, self._stopped, self._failures = False, None, 0
         self._unsubscribe = self.bus.subscribe(self.on_event)
         if self.journal is not None and self.journal.waiting:
             log.warning("call log: %d write(s) the last run could not store are in %s; storing them first",
@@ -140,8 +148,10 @@ class CallLogWriter(Service):
         if self._retry is not None and self._retry.active():
             self._retry.cancel()  # one last attempt now rather than after the backoff
         self._retry = None
+        self._flush_spill()
         if self.backlog == 0:
             self._cancel_stall()
+            self._cancel(self._journal_retry)
             return succeed(None)
         self._stopped = Deferred()
         self._stop_timer = self.clock.callLater(self.stop_timeout_s, self._give_up, "timeout")
@@ -152,27 +162,42 @@ class CallLogWriter(Service):
         """Stopping, and the store did not take everything: keep the rest for the next start."""
         if self._stopped is None or self._stopped.called:
             return
-        if self._stop_timer is not None and self._stop_timer.active():
-            self._stop_timer.cancel()
+        self._cancel(self._stop_timer)
+        self._cancel(self._journal_retry)
+        self._cancel(self._spill_flush)
         self._cancel_stall()
-        unstored = [write for write, _ in self._busy.values()]
+        in_memory = [write for write, _ in self._busy.values()]
         for lane in self._lanes.values():
-            unstored.extend(lane)
-        if unstored or (self.journal is not None and self.journal.waiting):
+            in_memory.extend(lane)
+        spilled, self._spill = self._spill, []
+        if in_memory or spilled or (self.journal is not None and self.journal.waiting):
             reason = (f"not stored within {self.stop_timeout_s:g} s" if why == "timeout"
                       else "the store failed while stopping")
-            if self.journal is not None:
-                kept = self.journal.keep(unstored)
-                log.error("call log: %d write(s) %s; kept in %s, stored at the next start",
-                          kept, reason, self.journal.path)
-            else:
-                log.error("call log: %d write(s) %s and no journal to keep them: %s", len(unstored), reason,
-                          ", ".join(describe(w) for w in unstored[:20]))
+            self._keep_for_next_start(in_memory, spilled, reason)
         self._lanes.clear()
         self._ready.clear()
         self._busy.clear()
         self._queued = 0
         self._stopped.callback(None)
+
+    def _keep_for_next_start(self, in_memory: list[Write], spilled: list[Write], reason: str) -> None:
+        """In the journal, in the order they happened: those in memory (oldest), the journal's own
+        untaken lines, then those waiting to be appended to it."""
+        if self.journal is None:
+            unstored = in_memory + spilled
+            log.error("call log: %d write(s) %s and no journal to keep them: %s", len(unstored), reason,
+                      ", ".join(describe(w) for w in unstored[:20]))
+            return
+        try:
+            self.journal.keep(in_memory)
+            self.journal.append(spilled)
+            kept = self.journal.count()
+        except OSError as exc:
+            unstored = in_memory + spilled
+            log.error("call log: %d write(s) %s, and the journal %s cannot be written (%s): lost: %s", len(unstored),
+                      reason, self.journal.path, exc.strerror, ", ".join(describe(w) for w in unstored[:20]))
+            return
+        log.error("call log: %d write(s) %s; kept in %s, stored at the next start", kept, reason, self.journal.path)
 
     # -- events -> writes ---------------------------------------------------------------------
 
@@ -222,12 +247,21 @@ class CallLogWriter(Service):
 
     def _enqueue(self, write: Write) -> None:
         # Once writes wait in the journal, new ones queue behind them there: the oldest are stored first.
-        if self.journal is not None and (self.journal.waiting or self._from_journal or self._queued >= self.max_pending):
+        if self.journal is not None and (self._spill or self.journal.waiting or self._from_journal
+                                         or self._queued >= self.max_pending):
             if not self._spilling:
                 self._spilling = True
                 log.warning("call log: %d writes wait for the store; the next ones go to %s until it catches up",
                             self.backlog, self.journal.path)
-            self.journal.append([write])
+            if self._journal_retry is not None and len(self._spill) >= self.max_pending:
+                log.error("call log: the journal %s cannot take writes and %d wait for it; dropped the oldest: %s",
+                          self.journal.path, len(self._spill), describe(self._spill.pop(0)))
+            self._spill.append(write)
+            if self._journal_retry is None:
+                if len(self._spill) >= SPILL_BATCH:
+                    self._flush_spill()
+                elif self._spill_flush is None:
+                    self._spill_flush = self.clock.callLater(0, self._flush_spill)
             return
         if self._queued >= self.max_pending:
             lost = self._drop_oldest()
@@ -265,8 +299,9 @@ class CallLogWriter(Service):
                 del self._lanes[key]
             self._queued -= 1
             self._busy[key] = (write, self.clock.seconds())
-            maybeDeferred(self._apply, write).addCallbacks(self._stored, self._not_stored,
-                                                           callbackArgs=(key,), errbackArgs=(key,))
+            written = maybeDeferred(self._apply, write)
+            written.addCallbacks(self._stored, self._not_stored, callbackArgs=(key,), errbackArgs=(key,))
+            written.addErrback(self._bug)
         self._watch_stall()
 
     def _next_of(self, key: Key) -> None:
@@ -306,18 +341,61 @@ class CallLogWriter(Service):
         if self._retry is None or not self._retry.active():
             self._retry = self.clock.callLater(delay, self._retry_now)
 
+    @staticmethod
+    def _bug(failure: Failure) -> None:
+        log.error("call log: the writer itself failed: %s", describe_error(failure.value))
+
+    @staticmethod
+    def _cancel(timer: IDelayedCall | None) -> None:
+        if timer is not None and timer.active():
+            timer.cancel()
+
     def _retry_now(self) -> None:
         self._retry = None
         self._drain()
 
+    def _flush_spill(self) -> None:
+        """Append this turn's spilled writes to the journal with one sync; a failure is retried."""
+        self._cancel(self._spill_flush)
+        self._spill_flush = None
+        if not self._spill or self.journal is None:
+            return
+        try:
+            self.journal.append(self._spill)
+        except OSError as exc:
+            self._journal_failed("written", exc)
+            return
+        self._spill = []
+
+    def _journal_failed(self, how: str, exc: OSError) -> None:
+        log.error("call log: the journal %s cannot be %s (%s); %d write(s) wait for it, trying again",
+                  self.journal.path if self.journal else "-", how, exc.strerror, len(self._spill) + self.backlog)
+        self._cancel(self._journal_retry)
+        self._journal_retry = self.clock.callLater(self.retry_delays[0], self._journal_again)
+
+    def _journal_again(self) -> None:
+        self._journal_retry = None
+        self._flush_spill()
+        if self._journal_retry is None:
+            self._refill()
+            self._drain()
+            self._check_idle()
+
     def _refill(self) -> None:
         """Memory is empty: take the next writes back from the journal, in order."""
-        if self.journal is None or self.backlog:
+        if self.journal is None or self.backlog or self._journal_retry is not None:
             return
-        if self._from_journal:
-            self.journal.all_stored()
-            self._from_journal = False
-        writes = self.journal.take(max(1, self.max_pending // 2)) if self.journal.waiting else []
+        try:
+            if self._spill:
+                self.journal.append(self._spill)  # older than anything that comes after: in first
+                self._spill = []
+            if self._from_journal:
+                self.journal.all_stored()
+                self._from_journal = False
+            writes = self.journal.take(max(1, self.max_pending // 2)) if self.journal.waiting else []
+        except OSError as exc:
+            self._journal_failed("read", exc)
+            return
         if writes:
             self._from_journal = True
             for write in writes:

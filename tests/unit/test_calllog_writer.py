@@ -183,6 +183,7 @@ def test_beyond_the_bound_writes_go_to_the_journal_and_come_back_in_order(tmp_pa
     for n in range(8):
         bus.publish(pause("1001", n % 2 == 0, "午休" if n % 2 == 0 else "", at=float(n)))
     assert "the next ones go to" in caplog.text
+    clock.advance(0)  # the spilled writes of a reactor turn are appended together
     assert writer.backlog == 3 and journal.count() == 5
     clock.advance(1)
     clock.advance(2)
@@ -238,3 +239,49 @@ def test_a_write_failing_while_stopping_ends_the_stop_at_once_and_is_journaled(t
     assert stopped.called, "no retry on the way down"
     assert journal.count() == 1
     assert "pause default/1001 not stored while stopping" in caplog.text
+
+
+class FlakyJournal(Journal):
+    """A journal on a disk that is full until ``full`` is set to False."""
+
+    full = True
+
+    def append(self, writes):
+        if self.full:
+            raise OSError(28, "No space left on device")
+        return super().append(writes)
+
+    def take(self, limit):
+        if self.full:
+            raise OSError(28, "No space left on device")
+        return super().take(limit)
+
+
+def test_a_journal_that_cannot_be_written_is_said_tried_again_and_nothing_passes_another(tmp_path, caplog):
+    """Found in review: an error of the journal's disk wedged the writer for good."""
+    store = FlakyStore(failures=1)
+    journal = FlakyJournal(tmp_path / "journal.jsonl")
+    clock, bus, writer = make(store, max_pending=2, journal=journal)
+    for n in range(6):
+        bus.publish(pause("1001", n % 2 == 0, "午休" if n % 2 == 0 else "", at=float(n)))
+    clock.advance(0)
+    assert "cannot be written (No space left on device)" in caplog.text
+    journal.full = False
+    clock.advance(1)
+    clock.advance(1)
+    assert [w[0] for w in store.written] == ["pause", "unpause"] * 3, "in the order they happened"
+    assert writer.backlog == 0 and not journal.path.exists()
+
+
+def test_a_writer_stopped_and_started_again_retries_what_failed(tmp_path):
+    """Found in review: a writer started again after a stop never retried a failed write."""
+    store = FlakyStore(failures=3)  # fails at first, while stopping, and once more after the start
+    journal_path = tmp_path / "journal.jsonl"
+    clock, bus, writer = make(store, journal=Journal(journal_path))
+    bus.publish(pause("1001", True, "午休"))
+    assert writer.stopService().called and journal_path.exists()
+    writer.journal = Journal(journal_path)
+    writer.startService()
+    assert store.written == [] and store.failures == 0
+    clock.advance(1)
+    assert [w[:2] for w in store.written] == [("pause", "1001")]
