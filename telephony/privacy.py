@@ -1,7 +1,9 @@
 """Personal data rules: phone numbers are masked wherever people who should not see them may look
-(logs, alerts, the demo page)."""
+(logs, alerts, the demo page), and an error or a traceback that reaches a log is scrubbed of what
+looks like a number or a name (:func:`describe_error`, :class:`ScrubbingFormatter`)."""
 from __future__ import annotations
 
+import logging
 import re
 
 
@@ -18,7 +20,11 @@ def mask_number(number: str | None) -> str | None:
     return number[:keep_head] + "*" * (len(number) - keep_head - 4) + number[-4:]
 
 
-_LONG_DIGITS = re.compile(r"\d{7,}")
+#: seven digits or more, also written with spaces, dashes or a leading +; not part of a longer word
+#: or a dotted id (a Linkedid such as 1795366966.0 names a call, not a person)
+_PHONE = re.compile(r"(?<![\w.])\+?\d(?:[ \-]?\d){6,}(?![\w.])")
+#: CJK ideographs: a caller's name, most likely
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _QUOTED = re.compile(r"""("[^"]*"|'[^']*'|\([^)]*\)=\([^)]*\))""")
 
 
@@ -52,5 +58,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
+def scrub(text: str) -> str:
+    """``text`` without what looks like a phone number (masked) or a Chinese name (dropped)."""
+    digits = _PHONE.sub(lambda m: mask_number(re.sub(r"[ \-+]", "", m.group())) or "", text)
+    return _CJK.sub("…", digits)
+
+
 def _scrub(text: str) -> str:
-    return _LONG_DIGITS.sub(lambda m: mask_number(m.group()) or "", _QUOTED.sub("…", text))
+    return scrub(_QUOTED.sub("…", text))
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """Tracebacks quote the failing values; they are scrubbed (:func:`scrub`) before they reach a log."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return scrub(super().formatException(ei))
