@@ -12,6 +12,10 @@ guard's deadline.  Times below are real seconds on this machine.
   ``cut_ms`` from then to the guard's Hangup reaching the PBX, and the misses counted while blind.
 * ``caller_left_in_gap``: the caller gives up while the daemon is blind: misses counted, and how far
   the stored call's end is from the last moment the daemon heard the PBX (``stretch_s``).
+* ``stalled_link``: the link stops carrying anything without closing (a PBX host that died) while a
+  phone rings, and the agent answers unseen before the deadline: the guard asks for a sign of life
+  before acting, finds none, and waits for the resync: hang-ups of an answered call and false misses
+  (both must be 0), and ``back_ms`` from the deadline to the daemon trusting its picture again.
 * ``talking_gap``: the caller hangs up during the gap of a call that was talking: is it still
   answered by its agent, and how far its talk time reaches past the last moment heard.
 * ``daemon_restart``: the daemon stops and starts again while two calls talk; one of them ends while
@@ -90,10 +94,11 @@ class Rig:
         self._waiters: list[tuple[Callable[[ev.DomainEvent], bool], defer.Deferred]] = []
         self.daemons: list[Any] = []
 
-    def daemon(self, *, initial: float = 0.05, cap: float = 0.2) -> Any:
+    def daemon(self, *, initial: float = 0.05, cap: float = 0.2, fresh: float = 0.2) -> Any:
         config = parse_config(
             f"pbx:\n  name: drill\n  ami:\n    host: 127.0.0.1\n    port: {self.proxy.number}\n"
             f"    secret_env: TELEPHONY_BENCH_SECRET\n    reconnect_initial_s: {initial}\n    reconnect_max_s: {cap}\n"
+            f"    fresh_within_s: {fresh}\n    confirm_timeout_s: {fresh * 1.5}\n"
             f"rings:\n  cycle_s: {CYCLE}\n  pause_after_misses: 5\n"
             f"store:\n  url: {self.url}\n  journal: {self.folder / 'journal.jsonl'}\n"
             f"  live_state: {self.folder / 'live.json'}\n"
@@ -195,6 +200,25 @@ def caller_left_in_gap(rig: Rig) -> Any:
     calls, facts = rig.stored()
     return {"false_misses": sum(f.kind == "miss" for f in facts), "lost": 1 - len(calls),
             "stretch_s": max(c.ended_at.timestamp() - link.since for c in calls)}
+
+
+@defer.inlineCallbacks
+def stalled_link(rig: Rig) -> Any:
+    rig.sim.agent("1001").behaviour = Answer(after_s=11.0)  # answers at ring 3, unseen
+    daemon = rig.daemon()
+    yield daemon.connection.when_synced()
+    call = rig.sim.place_call(caller="13811113333", name="郑辉", dial="4000", talk_s=20.0)
+    ringing_since = yield rig.next(ringing("1001", 2))
+    rig.proxy.stall()
+    resynced = yield rig.next(kind(ev.Resynced))
+    yield call.when_ended()
+    yield rig.seen(kind(ev.CallEnded))
+    yield daemon.writer_idle()
+    calls, facts = rig.stored()
+    deadline = ringing_since.ring_started_at + 3 * CYCLE
+    return {"hung_up_answered": len(rig.hangups), "false_misses": sum(f.kind == "miss" for f in facts),
+            "back_ms": (resynced.at - deadline) * 1000,
+            "answered_kept": int(bool(calls) and calls[0].answered_by == "1001"), "lost": 1 - len(calls)}
 
 
 @defer.inlineCallbacks
@@ -333,8 +357,8 @@ def drop_postgres(url: str) -> None:
 @defer.inlineCallbacks
 def main(args: argparse.Namespace) -> Any:
     lines = []
-    drills = [("ringing_gap", ringing_gap), ("caller_left_in_gap", caller_left_in_gap), ("talking_gap", talking_gap),
-              ("daemon_restart", daemon_restart)]
+    drills = [("ringing_gap", ringing_gap), ("caller_left_in_gap", caller_left_in_gap),
+              ("stalled_link", stalled_link), ("talking_gap", talking_gap), ("daemon_restart", daemon_restart)]
     for name, drill in drills:
         rounds = []
         for seed in range(args.rounds):

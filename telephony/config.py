@@ -46,6 +46,9 @@ class AMI(_Strict):
     #: the guard is blind while the link is down: retry soon, never waiting longer than the cap
     reconnect_initial_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(2.0, gt=0)
+    #: before the guard acts, the link must have been heard from this recently, or answer a Ping this fast
+    fresh_within_s: float = Field(2.0, gt=0)
+    confirm_timeout_s: float = Field(2.0, gt=0)
     #: bounds on what one resync may hold (a list reply, the events that arrive meanwhile)
     max_resync_events: int = Field(200_000, ge=1000)
     max_resync_mb: float = Field(128.0, gt=0)

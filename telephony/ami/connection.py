@@ -14,6 +14,11 @@ connection is made, ``prepareConnection`` does, in order:
    since the login (held back until now: they may or may not be reflected in the snapshot, and
    the consumer must tolerate both), then go live and start the ``Ping`` keepalive.
 
+A link can also die without closing (a PBX host that crashed, a NAT mapping dropped): the keepalive
+finds it within ``ping_interval + ping_timeout``.  Before acting on what it knows, a feature asks
+:meth:`AMIConnection.confirm_alive`: fresh when something was heard in the last ``fresh_s``, else a
+Ping must be answered within ``confirm_timeout``, or the connection is dropped as dead.
+
 Only then is the connection *synced*: :meth:`AMIConnection.action` refuses at once with
 :class:`NotConnected` whenever there is no synced connection, because an action queued for later
 (a ring guard's ``Hangup``) would act on a world that has moved on.  Every disconnect calls
@@ -50,8 +55,8 @@ from twisted.internet.interfaces import IProtocol, IReactorTime, IStreamClientEn
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .client import (DEFAULT_MAX_LIST_BYTES, DEFAULT_MAX_LIST_EVENTS, AMIError, AMIProtocol, ActionResult,
-                     ConnectionLost, Fields, LoginFailed)
+from .client import (DEFAULT_MAX_LIST_BYTES, DEFAULT_MAX_LIST_EVENTS, ActionFailed, ActionTimeout, AMIError,
+                     AMIProtocol, ActionResult, ConnectionLost, Fields, LoginFailed)
 from .protocol import Message
 
 if TYPE_CHECKING:
@@ -104,6 +109,8 @@ class AMIConnection(service.Service):
         max_delay: float = 2.0,
         max_held_events: int = DEFAULT_MAX_LIST_EVENTS,
         max_held_bytes: int = DEFAULT_MAX_LIST_BYTES,
+        fresh_s: float = 2.0,
+        confirm_timeout: float = 2.0,
     ) -> None:
         self._clock = clock
         self._username = username
@@ -117,6 +124,8 @@ class AMIConnection(service.Service):
         self._action_timeout = action_timeout
         self._max_held_events = max_held_events
         self._max_held_bytes = max_held_bytes
+        self._fresh_s = fresh_s
+        self._confirm_timeout = confirm_timeout
         factory = protocol.Factory()
         factory.noisy = False  # the connection's life is logged here, in AMI terms
         factory.protocol = partial(AMIProtocol, clock, action_timeout=action_timeout, on_event=self._received,
@@ -165,6 +174,8 @@ class AMIConnection(service.Service):
             max_delay=ami.reconnect_max_s,
             max_held_events=ami.max_resync_events,
             max_held_bytes=int(ami.max_resync_mb * 1024 * 1024),
+            fresh_s=ami.fresh_within_s,
+            confirm_timeout=ami.confirm_timeout_s,
         )
 
     # -- the public face ----------------------------------------------------------------------
@@ -184,6 +195,32 @@ class AMIConnection(service.Service):
         if self._live is None:
             return defer.fail(NotConnected(f"AMI is not connected and synced; {name} not sent"))
         return self._live.action(name, fields, timeout=timeout)
+
+    def confirm_alive(self) -> defer.Deferred[bool]:
+        """Whether the synced link is alive now, so that what the model knows is current.
+
+        True at once when something arrived in the last ``fresh_s``; else a Ping is sent, and every
+        event Asterisk sent before its answer is delivered first (AMI is one ordered stream).  False
+        when there is no synced link, or when the Ping goes unanswered for ``confirm_timeout``: the
+        connection is then dropped as dead, so the usual reconnect and resync follow.  Never fails.
+        """
+        live = self._live
+        if live is None:
+            return defer.succeed(False)
+        heard = live.last_received_at
+        if heard is not None and self._clock.seconds() - heard <= self._fresh_s:
+            return defer.succeed(True)
+
+        def unanswered(failure: Failure) -> bool:
+            if failure.check(ActionFailed):
+                return True  # an error answer still proves it alive
+            if failure.check(ActionTimeout):
+                log.warning("AMI %s: nothing heard for %.1f s and no answer to a Ping within %g s; the link is "
+                            "dead, dropping it", live.peer, self._clock.seconds() - (heard or 0), self._confirm_timeout)
+                live.abort(f"no answer to a Ping within {self._confirm_timeout:g} s")
+            return False
+
+        return live.action("Ping", timeout=self._confirm_timeout).addCallbacks(lambda _: True, unanswered)
 
     def when_synced(self) -> defer.Deferred[None]:
         """Fire now if synced, else when the next resync completes; fail with CancelledError

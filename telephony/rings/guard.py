@@ -208,8 +208,12 @@ class RingGuard:
         if self.link_up:
             self._judge(key, now, decision)
         else:
-            self._blind_timers.add(key)
+            self.judge_after_resync(key)
         return decision
+
+    def judge_after_resync(self, key: TimerKey) -> None:
+        """The link turned out dead when ``key`` fell due: judge it by the next snapshot."""
+        self._blind_timers.add(key)
 
     def _judge(self, key: TimerKey, now: float, decision: Decision) -> None:
         kind, ident = key

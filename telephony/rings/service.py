@@ -2,7 +2,9 @@
 
 A deadline that falls due does not act in the same reactor turn: it first yields once
 (``callLater(0)``) so that AMI bytes already received — an answer, a hang-up in the same instant —
-reach the live model, then asks the guard whether the offer is still ringing.  That costs one
+reach the live model, then asks the guard whether the offer is still ringing.  When the link has
+been quiet, it first makes sure the link is alive (``confirm_alive``: a Ping, answered after every
+event sent before it); a link found dead makes the deadline wait for the resync, like any gap.  That costs one
 reactor iteration (well under a millisecond) and is what keeps the guard from hanging up an answered
 call, which Asterisk would turn into the end of the whole call (capture 17b).
 
@@ -34,6 +36,8 @@ UNDELIVERED = (NotConnected, ConnectionLost, ActionTimeout)
 
 
 class ActionSender(Protocol):
+    """What the guard needs of the AMI link (``AMIConnection``); ``confirm_alive`` is optional."""
+
     def action(self, name: str, fields: Any = None, *, timeout: float | None = None) -> Deferred: ...
 
 
@@ -91,7 +95,17 @@ class RingGuardService(Service):
         self.clock.callLater(0, self._fire, key)
 
     def _fire(self, key: TimerKey) -> None:
-        self._carry_out(self.guard.on_timer(key, self.clock.seconds()))
+        confirm = getattr(self.ami, "confirm_alive", None)
+        if key[0] != "offer" or confirm is None:
+            self._carry_out(self.guard.on_timer(key, self.clock.seconds()))
+            return
+        confirm().addCallback(self._judge_if_alive, key)
+
+    def _judge_if_alive(self, alive: bool, key: TimerKey) -> None:
+        if alive:
+            self._carry_out(self.guard.on_timer(key, self.clock.seconds()))
+        else:
+            self.guard.judge_after_resync(key)
 
     def _send(self, command: Command) -> None:
         if self.ami is None:

@@ -3,7 +3,8 @@
 Point the daemon's ``pbx.ami`` at the proxy; :meth:`LinkCutter.cut` drops every connection through
 it at once (the daemon sees its AMI link lost) and refuses new ones until :meth:`LinkCutter.restore`
 listens again on the same port.  The PBX itself sees a client that went away, as when a network
-between them fails.
+between them fails.  :meth:`LinkCutter.stall` is the nastier fault: the links stay open and carry
+nothing, as when the PBX host dies or a NAT mapping is dropped; new links work.
 """
 from __future__ import annotations
 
@@ -49,6 +50,14 @@ class LinkCutter(portforward.ProxyFactory):
             link.transport.abortConnection()
         listening, self._listening = self._listening, None
         return defer.maybeDeferred(listening.stopListening) if listening is not None else defer.succeed(None)
+
+    def stall(self) -> None:
+        """Every link open now carries nothing more, either way, and is never closed."""
+        for link in list(self.links):
+            link.transport.pauseProducing()
+            if link.peer is not None:
+                link.peer.transport.pauseProducing()
+        self.links.clear()
 
     def restore(self) -> None:
         """Accept links again, on the same port."""

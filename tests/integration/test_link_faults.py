@@ -166,3 +166,23 @@ class LinkFaults(unittest.TestCase):
         self.assertEqual((call.outcome, call.answered_by), ("answered", "1001"))
         self.assertEqual((call.answered_at, call.wait_s, call.rings_to_answer, call.apologise), (None,) * 4)
         self.assertEqual(facts, [])
+
+    @defer.inlineCallbacks
+    def test_a_link_that_dies_without_closing_is_found_before_the_guard_acts(self):
+        """The PBX host dies (no FIN): the agent answers at ring 3, unseen.  At the deadline the guard
+        asks for a sign of life, gets none, and waits for the resync: no hang-up, no miss."""
+        self.sim.agent("1001").behaviour = Answer(after_s=11.0)
+        daemon = self.rig.daemon()
+        yield daemon.connection.when_synced()
+        handle = self.sim.place_call(caller="13811113333", name="郑辉", dial="4000", talk_s=20.0)
+        yield self.rig.next(lambda e: isinstance(e, ev.AgentRinging) and e.agent == "1001" and e.ring == 2)
+        self.proxy.stall()
+        link = yield self.rig.next(lambda e: isinstance(e, ev.PbxLink))
+        self.assertIn("no answer to a Ping", link.detail)
+        yield self.rig.next(lambda e: isinstance(e, ev.Resynced))
+        yield handle.when_ended()
+        yield self.rig.seen(lambda e: isinstance(e, ev.CallEnded))
+        yield daemon.writer_idle()
+        self.assertEqual((self.rig.hangups, self.rig.of(ev.AgentMissed)), ([], []))
+        (call,), facts = self.rig.stored()
+        self.assertEqual((call.outcome, call.answered_by, facts), ("answered", "1001", []))

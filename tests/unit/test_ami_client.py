@@ -926,3 +926,35 @@ def test_an_address_is_dialled_directly_so_a_refusal_costs_no_extra_wait():
     assert isinstance(pbx_endpoint(reactor, "10.0.0.5", 5038, timeout=10), TCP4ClientEndpoint)
     assert isinstance(pbx_endpoint(reactor, "::1", 5038, timeout=10), TCP6ClientEndpoint)
     assert isinstance(pbx_endpoint(reactor, "pbx.example", 5038, timeout=10), HostnameEndpoint)
+
+
+def test_confirm_alive_is_at_once_when_fresh_else_a_ping_after_every_earlier_event():
+    h = Harness(fresh_s=2.0, confirm_timeout=2.0)
+    asterisk = h.asterisk()
+    asterisk.log_in()
+    asterisk.snapshot()
+    assert outcome(h.connection.confirm_alive()) is True and asterisk.actions() == [], "heard from just now"
+    h.clock.advance(5.0)
+    alive = h.connection.confirm_alive()
+    (ping,) = asterisk.actions()
+    assert ping.action == "Ping" and outcome(alive) is PENDING
+    asterisk.send([("Event", "Newstate"), ("Channel", "PJSIP/1001-00000011"), ("ChannelState", "6")])
+    asterisk.answer(ping, ("Ping", "Pong"))
+    assert outcome(alive) is True
+    assert h.calls[-1][:2] == ("event", "Newstate"), "what Asterisk sent before the Pong has landed"
+
+
+def test_confirm_alive_drops_a_link_that_died_without_closing(caplog):
+    h = Harness(fresh_s=2.0, confirm_timeout=2.0)
+    asterisk = h.asterisk()
+    asterisk.log_in()
+    asterisk.snapshot()
+    h.clock.advance(10.0)
+    with caplog.at_level(logging.WARNING):
+        alive = h.connection.confirm_alive()
+        h.clock.advance(2.0)
+    assert outcome(alive) is False
+    assert asterisk.transport.disconnected
+    assert "no answer to a Ping within 2 s; the link is dead" in caplog.text
+    asterisk.lose()
+    assert outcome(h.connection.confirm_alive()) is False, "no synced link: not alive"

@@ -580,3 +580,41 @@ def test_every_action_the_guard_sends_is_one_info_line_naming_agent_queue_masked
     assert lines[2] == "ring guard: QueuePause PJSIP/1001 (agent 1001, every queue, reason 振铃未接)"
     assert len(lines) == len(desk.ami.sent) == 3
     assert not any("13900000000" in line for line in caplog.messages)
+
+
+def test_a_deadline_on_a_link_found_dead_waits_for_the_resync_and_a_leg_answered_meanwhile_is_no_miss():
+    """A PBX host that dies does not close the socket: before acting the guard makes sure the link is
+    alive, and a dead one makes the deadline wait for the snapshot, like any gap."""
+    from twisted.internet.defer import succeed
+
+    class DeadLink(RecordingAMI):
+        def confirm_alive(self):
+            return succeed(False)
+
+    desk = Desk(ami=DeadLink())
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    desk.at(16.0)
+    assert desk.ami.sent == [] and desk.of(ev.AgentMissed) == []
+    desk.live.on_link_lost("no answer to a Ping within 2 s", T0 + 14.0)
+    leg.state = caller.state = 6  # answered while the daemon could not hear
+    from tests.unit.test_gaps import _show
+
+    desk.live.on_snapshot([_show(caller, 6, "Queue", "support", 20, "b1"), _show(leg, 6, "AppQueue", "(Outgoing Line)",
+                                                                               20, "b1")], [], T0 + 20.0)
+    desk.at(21.0)
+    assert desk.ami.sent == [] and desk.of(ev.AgentMissed) == []
+
+
+def test_a_deadline_on_a_link_confirmed_alive_is_acted_on():
+    from twisted.internet.defer import succeed
+
+    class LiveLink(RecordingAMI):
+        def confirm_alive(self):
+            return succeed(True)
+
+    desk = Desk(ami=LiveLink())
+    desk.agents("support", "1001", "1002")
+    caller, leg = desk.ringing_call()
+    desk.at(15.0)
+    assert [name for name, _, _ in desk.ami.sent] == ["Hangup"]
