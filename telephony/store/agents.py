@@ -77,7 +77,11 @@ def request_pause_change(session: Session, *, pbx: str, agent: str, paused: bool
     Record it before asking Asterisk: its answer and events may reach the daemon first."""
     if by not in REQUESTERS:
         raise ValueError(f"by {by!r} is not one of {', '.join(REQUESTERS)}")
-    stmt = insert(PauseRequestRow).values(pbx=pbx, agent=agent, paused=paused, by=by, at=as_utc(at), reason=reason)
+    when = as_utc(at)
+    # a request credits only what follows it within the window: older ones can go (the table stays small)
+    session.execute(delete(PauseRequestRow).where(PauseRequestRow.pbx == pbx,
+                                                  PauseRequestRow.at < when - timedelta(days=1)))
+    stmt = insert(PauseRequestRow).values(pbx=pbx, agent=agent, paused=paused, by=by, at=when, reason=reason)
     return session.execute(stmt.returning(PauseRequestRow.id)).scalar_one()
 
 

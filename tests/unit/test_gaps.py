@@ -9,14 +9,7 @@ from __future__ import annotations
 from telephony.live import events as ev
 from telephony.live.model import LiveModel
 from tests.amiscript import Pbx, event
-from tests.unit.test_ring_guard import T0, Desk, _core_show
-
-
-def _show(channel, state: int, app: str, data: str, seconds: int, bridge: str = ""):
-    channel.state = state
-    return event("CoreShowChannel", ("ActionID", "resync-1"), *channel.headers(), ("Application", app),
-                 ("ApplicationData", data), ("Duration", f"00:{seconds // 60:02d}:{seconds % 60:02d}"),
-                 ("BridgeId", bridge))
+from tests.unit.test_ring_guard import T0, Desk, _core_show, _show
 
 
 def _blind_desk():

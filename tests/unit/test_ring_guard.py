@@ -339,16 +339,19 @@ def test_a_no_such_channel_answer_is_only_logged(caplog):
 # -- snapshot helpers --------------------------------------------------------------------------
 
 
-def _core_show(caller, leg, *, ring_s: int):
+def _show(channel, state: int, app: str, data: str, seconds: int, bridge: str = ""):
+    """The CoreShowChannel line of ``channel``, now in ``state``, ``seconds`` after it was created."""
     from tests.amiscript import event
 
-    def show(channel, state, app, data, seconds):
-        channel.state = state
-        return event("CoreShowChannel", ("ActionID", "resync-1"), *channel.headers(), ("Application", app),
-                     ("ApplicationData", data), ("Duration", f"00:00:{seconds:02d}"), ("BridgeId", ""))
+    channel.state = state
+    return event("CoreShowChannel", ("ActionID", "resync-1"), *channel.headers(), ("Application", app),
+                 ("ApplicationData", data), ("Duration", f"00:{seconds // 60:02d}:{seconds % 60:02d}"),
+                 ("BridgeId", bridge))
 
-    yield show(caller, 4, "Queue", "support", ring_s)
-    yield show(leg, 5, "AppQueue", "(Outgoing Line)", ring_s)
+
+def _core_show(caller, leg, *, ring_s: int):
+    yield _show(caller, 4, "Queue", "support", ring_s)
+    yield _show(leg, 5, "AppQueue", "(Outgoing Line)", ring_s)
 
 
 def _as_queue_member(status_message):
@@ -598,8 +601,6 @@ def test_a_deadline_on_a_link_found_dead_waits_for_the_resync_and_a_leg_answered
     assert desk.ami.sent == [] and desk.of(ev.AgentMissed) == []
     desk.live.on_link_lost("no answer to a Ping within 2 s", T0 + 14.0)
     leg.state = caller.state = 6  # answered while the daemon could not hear
-    from tests.unit.test_gaps import _show
-
     desk.live.on_snapshot([_show(caller, 6, "Queue", "support", 20, "b1"), _show(leg, 6, "AppQueue", "(Outgoing Line)",
                                                                                20, "b1")], [], T0 + 20.0)
     desk.at(21.0)
