@@ -126,6 +126,7 @@ class AMIConnection(service.Service):
         self._max_held_bytes = max_held_bytes
         self._fresh_s = fresh_s
         self._confirm_timeout = confirm_timeout
+        self._confirming: tuple[Any, list[defer.Deferred[bool]]] | None = None  #: the Ping under way, its waiters
         factory = protocol.Factory()
         factory.noisy = False  # the connection's life is logged here, in AMI terms
         factory.protocol = partial(AMIProtocol, clock, action_timeout=action_timeout, on_event=self._received,
@@ -210,6 +211,20 @@ class AMIConnection(service.Service):
         heard = live.last_received_at
         if heard is not None and self._clock.seconds() - heard <= self._fresh_s:
             return defer.succeed(True)
+        if self._confirming is not None and self._confirming[0] is live:
+            # many deadlines falling together share the one Ping under way
+            waiter: defer.Deferred[bool] = defer.Deferred()
+            self._confirming[1].append(waiter)
+            return waiter
+        waiters: list[defer.Deferred[bool]] = []
+        self._confirming = (live, waiters)
+
+        def tell(alive: bool) -> bool:
+            if self._confirming is not None and self._confirming[0] is live:
+                self._confirming = None
+            for waiter in waiters:
+                waiter.callback(alive)
+            return alive
 
         def unanswered(failure: Failure) -> bool:
             if failure.check(ActionFailed):
@@ -220,7 +235,7 @@ class AMIConnection(service.Service):
                 live.abort(f"no answer to a Ping within {self._confirm_timeout:g} s")
             return False
 
-        return live.action("Ping", timeout=self._confirm_timeout).addCallbacks(lambda _: True, unanswered)
+        return live.action("Ping", timeout=self._confirm_timeout).addCallbacks(lambda _: True, unanswered).addCallback(tell)
 
     def when_synced(self) -> defer.Deferred[None]:
         """Fire now if synced, else when the next resync completes; fail with CancelledError

@@ -938,9 +938,11 @@ def test_confirm_alive_is_at_once_when_fresh_else_a_ping_after_every_earlier_eve
     alive = h.connection.confirm_alive()
     (ping,) = asterisk.actions()
     assert ping.action == "Ping" and outcome(alive) is PENDING
+    also = [h.connection.confirm_alive() for _ in range(3)]
+    assert asterisk.actions() == [], "deadlines falling together share one Ping"
     asterisk.send([("Event", "Newstate"), ("Channel", "PJSIP/1001-00000011"), ("ChannelState", "6")])
     asterisk.answer(ping, ("Ping", "Pong"))
-    assert outcome(alive) is True
+    assert outcome(alive) is True and [outcome(a) for a in also] == [True] * 3
     assert h.calls[-1][:2] == ("event", "Newstate"), "what Asterisk sent before the Pong has landed"
 
 
