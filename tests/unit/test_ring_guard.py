@@ -585,37 +585,37 @@ def test_every_action_the_guard_sends_is_one_info_line_naming_agent_queue_masked
     assert not any("13900000000" in line for line in caplog.messages)
 
 
+class ConfirmingAMI(RecordingAMI):
+    """An AMIConnection's confirm_alive, answering as the link is: alive or found dead."""
+
+    def __init__(self, alive: bool) -> None:
+        super().__init__()
+        self.alive = alive
+
+    def confirm_alive(self):
+        from twisted.internet.defer import succeed
+
+        return succeed(self.alive)
+
+
 def test_a_deadline_on_a_link_found_dead_waits_for_the_resync_and_a_leg_answered_meanwhile_is_no_miss():
     """A PBX host that dies does not close the socket: before acting the guard makes sure the link is
     alive, and a dead one makes the deadline wait for the snapshot, like any gap."""
-    from twisted.internet.defer import succeed
-
-    class DeadLink(RecordingAMI):
-        def confirm_alive(self):
-            return succeed(False)
-
-    desk = Desk(ami=DeadLink())
+    desk = Desk(ami=ConfirmingAMI(alive=False))
     desk.agents("support", "1001", "1002")
     caller, leg = desk.ringing_call()
     desk.at(16.0)
     assert desk.ami.sent == [] and desk.of(ev.AgentMissed) == []
     desk.live.on_link_lost("no answer to a Ping within 2 s", T0 + 14.0)
-    leg.state = caller.state = 6  # answered while the daemon could not hear
-    desk.live.on_snapshot([_show(caller, 6, "Queue", "support", 20, "b1"), _show(leg, 6, "AppQueue", "(Outgoing Line)",
-                                                                               20, "b1")], [], T0 + 20.0)
+    snapshot = [_show(caller, 6, "Queue", "support", 20, "b1"), _show(leg, 6, "AppQueue", "(Outgoing Line)", 20, "b1")]
+    desk.live.on_snapshot(snapshot, [], T0 + 20.0)  # answered while the daemon could not hear
     desk.at(21.0)
     assert desk.ami.sent == [] and desk.of(ev.AgentMissed) == []
 
 
 def test_a_deadline_on_a_link_confirmed_alive_is_acted_on():
-    from twisted.internet.defer import succeed
-
-    class LiveLink(RecordingAMI):
-        def confirm_alive(self):
-            return succeed(True)
-
-    desk = Desk(ami=LiveLink())
+    desk = Desk(ami=ConfirmingAMI(alive=True))
     desk.agents("support", "1001", "1002")
-    caller, leg = desk.ringing_call()
+    desk.ringing_call()
     desk.at(15.0)
     assert [name for name, _, _ in desk.ami.sent] == ["Hangup"]
