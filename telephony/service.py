@@ -70,7 +70,9 @@ def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True, web
     """The daemon for ``config``; ``web_fallback``: serve the pages on a free port if theirs is taken."""
     model = LiveModel(config.pbx.name, policy=config.ring_policy, agent_endpoints=config.pbx.agents)
     bus = EventBus()
-    live = LiveService(model, bus, reactor, state_path=config.store.live_state_path(config.pbx.name))
+    rules = RingGuard(model, config.ring_policy, ZoneInfo(config.timezone), config.shifts)
+    live = LiveService(model, bus, reactor, state_path=config.store.live_state_path(config.pbx.name),
+                       keepers={"guard": rules})
     settings = config.store
     store = Store(settings.url, reactor=reactor, threads=settings.threads, connect_timeout_s=settings.connect_timeout_s,
                   statement_timeout_s=settings.statement_timeout_s, stop_timeout_s=settings.stop_timeout_s)
@@ -88,9 +90,7 @@ def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True, web
 
     connection = AMIConnection.from_config(config.pbx.ami, reactor=reactor, on_event=live.on_ami_event,
                                            on_resync=resynced, on_disconnect=live.on_link_lost)
-    guard = RingGuardService(RingGuard(model, config.ring_policy, ZoneInfo(config.timezone), config.shifts), bus,
-                             connection, reactor,
-                             store=store)
+    guard = RingGuardService(rules, bus, connection, reactor, store=store)
     root = InOrder()
     for service in (store, writer, live, guard):
         service.setServiceParent(root)

@@ -225,9 +225,10 @@ class OfferRules:
         self._answer_seen(offer, at)
 
     def _answer_seen(self, offer: Offer, at: float) -> None:
-        """``offer`` was answered at ``at``: the call's answer, unless another agent had it first."""
+        """``offer`` was answered at ``at``: the call's answer, when it is the leg that answered it
+        (not the same agent answering a later offer of a call first seen talking)."""
         call = self.calls.get(offer.linkedid)
-        if call is None or call.answered_at is not None or call.answered_by != offer.agent:
+        if call is None or call.answered_at is not None or call.answer_channel != offer.channel:
             return
         call.answered_at = at
         call.talking_seen_at = min(call.talking_seen_at or at, at)

@@ -205,6 +205,10 @@ def _restore_leg(model: Rebuildable, channel: Channel, queue_of: dict[str, str],
             model.queue(queue).entries.pop(call.linkedid, None)
         model.answered_unseen(call, channel, queue, at)
         return
+    if offer is not None and channel.state == 5 and offer.ended_at is None and offer.ring_started_at is None:
+        # it began to ring while nobody heard: from now, the first moment it is known to ring
+        model.offer_ringing(offer, at)
+        return
     if channel.state not in (0, 5) or call.answered or offer is not None:
         return
     interface = next((i for i, member in model.queue(queue).members.items() if member.agent == channel.endpoint),

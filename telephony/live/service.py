@@ -6,8 +6,10 @@ Time comes from the injected clock (the reactor in the daemon, a ``task.Clock`` 
 no rings, so nothing ticks until the next snapshot.
 
 With ``state_path`` the calls under way survive a restart of the daemon (:mod:`.persist`): written
-at stop, taken back at start, the file removed once the first snapshot has judged them.  It holds
-numbers and names, so only the daemon's user may read it.
+at stop, taken back at start, the file removed once the first snapshot has judged them.  Features
+that decided something about those calls keep it in the same file (``keepers``: the ring guard
+keeps which offers it judged, so a phone still ringing is not missed twice).  It holds numbers and
+names, so only the daemon's user may read it.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import json
 import logging
 import os
 from pathlib import Path
+
+from typing import Any, Mapping, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -28,13 +32,21 @@ from .model import LiveModel
 log = logging.getLogger(__name__)
 
 
+class Keeper(Protocol):
+    """A feature's decisions about the calls under way, kept across a restart with them."""
+
+    def kept(self) -> Any: ...
+    def take_back(self, kept: Any) -> None: ...
+
+
 class LiveService(Service):
     def __init__(self, model: LiveModel, bus: EventBus, clock: IReactorTime, *,
-                 state_path: str | os.PathLike[str] | None = None) -> None:
+                 state_path: str | os.PathLike[str] | None = None, keepers: Mapping[str, Keeper] = {}) -> None:
         self.model = model
         self.bus = bus
         self.clock = clock
         self.state_path = Path(state_path) if state_path is not None else None
+        self.keepers = dict(keepers)
         self._tick: IDelayedCall | None = None
         self._tick_at: float | None = None
         self._taken_back = False
@@ -44,11 +56,14 @@ class LiveService(Service):
         if self.state_path is None or not self.state_path.exists():
             return
         try:
-            calls = persist.load(self.model, json.loads(self.state_path.read_text(encoding="utf-8")))
+            saved = json.loads(self.state_path.read_text(encoding="utf-8"))
+            calls = persist.load(self.model, saved["live"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.error("live state %s not taken back (%s: %s); starting from the next snapshot alone",
                       self.state_path, type(exc).__name__, exc)
             return
+        for name, keeper in self.keepers.items():
+            keeper.take_back(saved.get(name, {}))
         self._taken_back = True
         log.warning("took back %d call(s) the last run left open; the time since it stopped is judged as a gap",
                     calls)
@@ -84,7 +99,8 @@ class LiveService(Service):
 
     def _keep_state(self) -> None:
         assert self.state_path is not None
-        data = json.dumps(persist.dump(self.model), ensure_ascii=False).encode("utf-8")
+        saved = {"live": persist.dump(self.model), **{name: k.kept() for name, k in self.keepers.items()}}
+        data = json.dumps(saved, ensure_ascii=False).encode("utf-8")
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         scratch = self.state_path.with_name(self.state_path.name + ".new")
         try:

@@ -131,6 +131,24 @@ class RingGuard:
         self.misses_today[(today, agent)] += 1
         self.misses_by_shift[(*self.shift(at), agent)] += 1
 
+    def kept(self) -> dict[str, list[str]]:
+        """What the guard has decided about the calls under way, for the next start (see
+        ``LiveService``): offers already judged are not judged again, callers already alerted on are
+        not alerted on again."""
+        return {"judged": sorted(self._decided), "waiting": sorted(self._waiting),
+                "long_waits": sorted(f"{q}\n{c}" for q, calls in self._long_waits.items() for c in calls),
+                "redirected": sorted(self._redirected)}
+
+    def take_back(self, kept: dict[str, list[str]]) -> None:
+        """The inverse of :meth:`kept`, at start; ids of calls and offers that ended meanwhile are let
+        go when the resync reports them ended."""
+        self._decided.update((offer_id, False) for offer_id in kept.get("judged", []))
+        self._waiting.update(kept.get("waiting", []))
+        for entry in kept.get("long_waits", []):
+            queue, _, linkedid = entry.partition("\n")
+            self._long_waits.setdefault(queue, set()).add(linkedid)
+        self._redirected.update(kept.get("redirected", []))
+
     def restore_misses(self, misses: list[tuple[str, float]]) -> None:
         """Count misses stored before a restart: (agent, epoch seconds).  The consecutive count
         starts afresh: a restart is not a miss, and answers in between are not in that list."""

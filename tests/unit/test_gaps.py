@@ -6,7 +6,11 @@ first seen talking has no wait, rings or apology.
 """
 from __future__ import annotations
 
+import json
+
+from telephony.config import RingPolicy
 from telephony.live import events as ev
+from telephony.live import persist
 from telephony.live.model import LiveModel
 from tests.amiscript import Pbx, event
 from tests.unit.test_ring_guard import T0, Desk, _core_show, _show
@@ -199,10 +203,6 @@ def test_an_answer_among_the_held_events_gives_a_call_first_seen_talking_its_wai
 
 
 def test_a_restarted_daemon_takes_back_a_ringing_phone_and_its_new_guard_keeps_the_deadline():
-    import json
-
-    from telephony.live import persist
-
     old, caller, leg = _blind_desk()  # the old daemon stops 9 s into the ring
     saved = json.loads(json.dumps(persist.dump(old.model)))
     new = Desk()
@@ -220,9 +220,70 @@ def test_a_restarted_daemon_takes_back_a_ringing_phone_and_its_new_guard_keeps_t
 def test_a_saved_state_of_another_pbx_is_refused():
     import pytest
 
-    from telephony.live import persist
-
     old, _, _ = _blind_desk()
     saved = persist.dump(old.model)
     with pytest.raises(persist.StateRefused, match="for PBX 'default', not 'south'"):
         persist.load(LiveModel("south"), saved)
+
+
+def test_a_phone_that_began_to_ring_in_the_gap_is_guarded_from_when_it_was_first_seen_ringing():
+    """Found in review: a member leg still Down when the link was lost and ringing in the snapshot
+    was never announced nor guarded: it rang on until app_queue's own timeout."""
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, msgs = desk.pbx.caller("13800138000")
+    desk.feed(msgs + desk.pbx.join(caller, "support"))
+    leg, msgs = desk.pbx.offer(caller, "1001", "support")
+    desk.feed(msgs[:2])  # the leg is created and offered (still Down); its 180 Ringing comes in the gap
+    desk.at(1.0)
+    desk.live.on_link_lost("Connection was closed cleanly.", T0 + 1.0)
+    desk.at(3.0)
+    desk.live.on_snapshot(list(_core_show(caller, leg, ring_s=3)), [], desk.clock.seconds())
+    (ringing,) = desk.of(ev.AgentRinging)
+    assert (ringing.ring, ringing.ring_started_at) == (1, T0 + 3.0), "rings from when it was first known to"
+    desk.at(17.9)
+    assert desk.ami.sent == []
+    desk.at(18.0)
+    assert [n for n, _, _ in desk.ami.sent] == ["Hangup"]
+
+
+def test_an_offer_judged_before_a_restart_is_not_judged_again_by_the_new_guard():
+    """Found in review: in observe mode a phone still ringing past its deadline when the daemon
+    restarted was missed a second time: the new guard did not know the old one had judged it."""
+    old = Desk(RingPolicy(mode="observe"))
+    old.agents("support", "1001", "1002")
+    caller, leg = old.ringing_call()
+    old.at(15.5)
+    assert len(old.of(ev.AgentMissed)) == 1
+    old.live.on_link_lost("stopping", T0 + 15.5)
+    saved = json.loads(json.dumps({"live": persist.dump(old.model), "guard": old.guard.guard.kept()}))
+    new = Desk(RingPolicy(mode="observe"))
+    persist.load(new.model, saved["live"])
+    new.guard.guard.take_back(saved["guard"])
+    new.live.on_snapshot(list(_core_show(caller, leg, ring_s=18)), [], T0 + 18.0)
+    new.at(40.0)
+    assert new.of(ev.AgentMissed) == []
+
+
+def test_the_agent_of_a_call_first_seen_talking_answering_it_again_later_invents_no_first_answer():
+    """Found in review: a call first seen talking with 1001, sent back to the queue and answered by
+    1001 again, was stored with a wait of 95 s from the start of the call, 19 rings and an apology."""
+    desk = Desk()
+    desk.agents("support", "1001", "1002")
+    caller, _ = desk.pbx.caller("13800138000", "张三")
+    leg, _ = desk.pbx.offer(caller, "1001", "support")
+    desk.live.on_snapshot([_show(caller, 6, "Queue", "support", 62, "b1"),
+                           _show(leg, 6, "AppQueue", "(Outgoing Line)", 60, "b1")], [], desk.clock.seconds())
+    desk.at(30.0)
+    desk.feed([event("Hangup", *leg.headers(), ("Cause", 16), ("Cause-txt", "Normal Clearing"))])
+    desk.feed(desk.pbx.join(caller, "support"))
+    again, msgs = desk.pbx.offer(caller, "1001", "support")
+    desk.feed(msgs)
+    desk.at(33.0)
+    desk.feed(desk.pbx.answer(caller, again, "support"))
+    desk.at(40.0)
+    desk.feed(desk.pbx.caller_hangs_up(caller, again))
+    assert [a.wait_s for a in desk.of(ev.CallAnswered)] == [None]
+    (ended,) = desk.of(ev.CallEnded)
+    assert (ended.call.answered_by, ended.call.wait_s, ended.call.rings_to_answer, ended.call.apologise) == \
+        ("1001", None, None, None)
