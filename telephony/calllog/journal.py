@@ -7,8 +7,9 @@ again and at the next start.
 
 Stored lines are not cut out of the file (that would rewrite it at every refill): a small file
 beside it, ``<journal>.stored``, says how many of its bytes are stored, and both go once everything
-is.  After a crash the lines after that mark are written again, which the store's idempotent writes
-make harmless.  A last line torn by a crash is closed before anything is appended after it, so the
+is.  The mark names the file it is about (its inode), so a mark left by a crash never applies to a
+journal written after it; the mark goes before the file does.  After a crash the lines after the
+mark are written again, which the store's idempotent writes make harmless.  A last line torn by a crash is closed before anything is appended after it, so the
 next line is not glued onto it.
 
 Its I/O is small (the writer appends a reactor turn's writes with one ``fsync``) and happens only
@@ -49,17 +50,20 @@ class Journal:
         self.path = Path(path)
         self._mark = self.path.with_name(self.path.name + ".stored")
         try:
-            self._size = self.path.stat().st_size
+            stat = self.path.stat()
+            self._size, inode = stat.st_size, stat.st_ino
         except FileNotFoundError:
-            self._size = 0
-        self._stored = min(self._read_mark(), self._size)  #: bytes known to be stored
+            self._size, inode = 0, None
+        self._stored = self._read_mark(inode)  #: bytes known to be stored
         self._taken = self._stored  #: bytes handed back to the writer
 
-    def _read_mark(self) -> int:
+    def _read_mark(self, inode: int | None) -> int:
+        """The stored bytes the mark gives for this very file; 0 for a mark about another file."""
         try:
-            return int(self._mark.read_text(encoding="ascii").strip() or 0)
+            marked_inode, offset = (int(part) for part in self._mark.read_text(encoding="ascii").split())
         except (FileNotFoundError, ValueError):
             return 0
+        return offset if marked_inode == inode and offset <= self._size else 0
 
     @property
     def waiting(self) -> bool:
@@ -116,11 +120,11 @@ class Journal:
         if self._taken == self._stored:
             return
         if self._taken >= self._size:
+            self._mark.unlink(missing_ok=True)  # first: a crash in between leaves lines to write again, no more
             self.path.unlink(missing_ok=True)
-            self._mark.unlink(missing_ok=True)
             self._size = self._stored = self._taken = 0
         else:
-            _write_new(self._mark, str(self._taken).encode("ascii"))
+            _write_new(self._mark, f"{self.path.stat().st_ino} {self._taken}".encode("ascii"))
             self._stored = self._taken
 
     def keep(self, unstored: Iterable[dict[str, Any]]) -> int:
@@ -134,10 +138,10 @@ class Journal:
         if rest and not rest.endswith(b"\n"):
             rest += b"\n"
         data = _lines(unstored) + rest
+        self._mark.unlink(missing_ok=True)  # first: it is about the file being replaced
         if data.strip():
             _write_new(self.path, data)
         else:
             self.path.unlink(missing_ok=True)
-        self._mark.unlink(missing_ok=True)
         self._size, self._stored, self._taken = (len(data) if data.strip() else 0), 0, 0
         return self.count()

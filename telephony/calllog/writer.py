@@ -32,7 +32,7 @@ from collections import deque
 from typing import Any, Callable
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
@@ -145,35 +145,37 @@ class CallLogWriter(Service):
             self._unsubscribe = None
         super().stopService()
         self._stopping = True
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()  # one last attempt now rather than after the backoff
-        self._retry = None
-        self._flush_spill()
-        if self.backlog == 0:
-            self._cancel_stall()
-            self._cancel(self._journal_retry)
-            return succeed(None)
+        self._retry = self._cancel(self._retry)  # one last attempt now rather than after the backoff
         self._stopped = Deferred()
         self._stop_timer = self.clock.callLater(self.stop_timeout_s, self._give_up, "timeout")
-        self._drain()
+        self._flush_spill(drain=False)
+        if self._spill:
+            self._refill()  # the journal would not take them: to the store, from memory, if it can
+        if self.backlog == 0 and not self._spill:
+            self._give_up("done")
+        else:
+            self._drain()
         return self._stopped
 
     def _give_up(self, why: str) -> None:
         """Stopping, and the store did not take everything: keep the rest for the next start."""
         if self._stopped is None or self._stopped.called:
             return
-        self._cancel(self._stop_timer)
-        self._cancel(self._journal_retry)
-        self._cancel(self._spill_flush)
+        self._stop_timer = self._cancel(self._stop_timer)
+        self._journal_retry = self._cancel(self._journal_retry)
+        self._spill_flush = self._cancel(self._spill_flush)
         self._cancel_stall()
         in_memory = [write for write, _ in self._busy.values()]
         for lane in self._lanes.values():
             in_memory.extend(lane)
         spilled, self._spill = self._spill, []
-        if in_memory or spilled or (self.journal is not None and self.journal.waiting):
+        if in_memory or spilled:
             reason = (f"not stored within {self.stop_timeout_s:g} s" if why == "timeout"
                       else "the store failed while stopping")
             self._keep_for_next_start(in_memory, spilled, reason)
+        elif self.journal is not None and self.journal.waiting:
+            log.warning("call log: %d write(s) still in %s, stored at the next start", self.journal.count(),
+                        self.journal.path)
         self._lanes.clear()
         self._ready.clear()
         self._busy.clear()
@@ -188,16 +190,16 @@ class CallLogWriter(Service):
             log.error("call log: %d write(s) %s and no journal to keep them: %s", len(unstored), reason,
                       ", ".join(describe(w) for w in unstored[:20]))
             return
-        try:
-            self.journal.keep(in_memory)
-            self.journal.append(spilled)
-            kept = self.journal.count()
-        except OSError as exc:
-            unstored = in_memory + spilled
-            log.error("call log: %d write(s) %s, and the journal %s cannot be written (%s): lost: %s", len(unstored),
-                      reason, self.journal.path, exc.strerror, ", ".join(describe(w) for w in unstored[:20]))
-            return
-        log.error("call log: %d write(s) %s; kept in %s, stored at the next start", kept, reason, self.journal.path)
+        for writes, put in ((in_memory, self.journal.keep), (spilled, self.journal.append)):
+            try:
+                put(writes)
+            except OSError as exc:
+                lost = in_memory + spilled if put == self.journal.keep else spilled
+                log.error("call log: %d write(s) %s, and the journal %s cannot be written (%s): lost: %s", len(lost),
+                          reason, self.journal.path, exc.strerror, ", ".join(describe(w) for w in lost[:20]))
+                return
+        log.error("call log: %d write(s) %s; kept in %s, stored at the next start", self.journal.count(), reason,
+                  self.journal.path)
 
     # -- events -> writes ---------------------------------------------------------------------
 
@@ -347,23 +349,28 @@ class CallLogWriter(Service):
 
     @staticmethod
     def _cancel(timer: IDelayedCall | None) -> None:
+        """Cancel ``timer`` if it is pending; returns None, to clear the attribute that held it."""
         if timer is not None and timer.active():
             timer.cancel()
+        return None
 
     def _retry_now(self) -> None:
         self._retry = None
         self._drain()
 
-    def _flush_spill(self) -> None:
-        """Append this turn's spilled writes to the journal with one sync; a failure is retried."""
-        self._cancel(self._spill_flush)
-        self._spill_flush = None
+    def _flush_spill(self, *, drain: bool = True) -> None:
+        """Append this turn's spilled writes to the journal with one sync; a failure is retried, and
+        meanwhile they reach the store from memory once nothing older waits in the journal."""
+        self._spill_flush = self._cancel(self._spill_flush)
         if not self._spill or self.journal is None:
             return
         try:
             self.journal.append(self._spill)
         except OSError as exc:
             self._journal_failed("written", exc)
+            if drain:
+                self._refill()
+                self._drain()
             return
         self._spill = []
 
@@ -375,6 +382,8 @@ class CallLogWriter(Service):
 
     def _journal_again(self) -> None:
         self._journal_retry = None
+        if self._stopping:
+            return
         self._flush_spill()
         if self._journal_retry is None:
             self._refill()
@@ -382,22 +391,24 @@ class CallLogWriter(Service):
             self._check_idle()
 
     def _refill(self) -> None:
-        """Memory is empty: take the next writes back from the journal, in order."""
-        if self.journal is None or self.backlog or self._journal_retry is not None:
+        """Memory is empty: take the next writes back, oldest first: the journal's lines, then the
+        spilled writes not yet appended to it (they need not go through the file any more)."""
+        if self.journal is None or self.backlog:
             return
+        room = max(1, self.max_pending // 2)
         try:
-            if self._spill:
-                self.journal.append(self._spill)  # older than anything that comes after: in first
-                self._spill = []
             if self._from_journal:
                 self.journal.all_stored()
                 self._from_journal = False
-            writes = self.journal.take(max(1, self.max_pending // 2)) if self.journal.waiting else []
+            writes = self.journal.take(room) if self.journal.waiting else []
         except OSError as exc:
             self._journal_failed("read", exc)
             return
         if writes:
             self._from_journal = True
+        elif self._spill:
+            writes, self._spill = self._spill[:room], self._spill[room:]
+        if writes:
             for write in writes:
                 self._add(write)
         elif self._spilling:

@@ -240,7 +240,7 @@ class RingGuard:
         elif kind == "wait":
             self._long_wait(ident, now, decision)
         elif kind == "resend":
-            self._send_again(decision)
+            self._send_again(decision, now)
 
     def still_owned(self, command: Command) -> bool:
         """True while acting on ``command`` cannot hit an answered or vanished call."""
@@ -337,19 +337,28 @@ class RingGuard:
             detail=f"the link to Asterisk is down: {what} not sent; sent once the link is back"))
         return decision
 
-    def _send_again(self, decision: Decision) -> None:
+    def _send_again(self, decision: Decision, now: float) -> None:
         unsent, self._unsent = self._unsent, []
         for command in unsent:
-            if isinstance(command, PauseAgent) or self.still_owned(command):
-                if isinstance(command, HangupLeg):
-                    self._decided[command.offer_id] = True
-                decision.commands.append(command)
+            if isinstance(command, PauseAgent):
+                # the queues may have changed meanwhile: the last ready member is still never paused
+                emptied = self._emptied_by_pausing(command.interface)
+                if emptied:
+                    decision.events.append(ev.SupervisorAlert(
+                        self.pbx, now, kind="pause_withheld", agent=command.agent, queue=None,
+                        linkedid=None, caller=None, since=None,
+                        detail=f"not paused after all: last ready member of {', '.join(sorted(emptied))}"))
+                    continue
+            elif not self.still_owned(command):
+                continue
+            if isinstance(command, HangupLeg):
+                self._decided[command.offer_id] = True
+            decision.commands.append(command)
 
     def _pause(self, agent: str, interface: str, policy: RingPolicy, now: float, caller: str | None,
                linkedid: str, decision: Decision) -> None:
         streak = self.consecutive[agent]
-        emptied = [q for q in self.model.member_queues(interface)
-                   if [m.interface for m in self.model.ready_members(q)] == [interface]]
+        emptied = self._emptied_by_pausing(interface)
         if policy.mode != "act" or emptied:
             why = (f"last ready member of {', '.join(sorted(emptied))}" if emptied else "observe mode")
             decision.events.append(ev.SupervisorAlert(
@@ -367,6 +376,11 @@ class RingGuard:
             waiting.discard(linkedid)
             if not waiting:
                 del self._long_waits[queue]
+
+    def _emptied_by_pausing(self, interface: str) -> list[str]:
+        """The queues pausing ``interface`` would leave with no ready member."""
+        return [q for q in self.model.member_queues(interface)
+                if [m.interface for m in self.model.ready_members(q)] == [interface]]
 
     def _long_wait(self, linkedid: str, now: float, decision: Decision) -> None:
         call = self.model.calls.get(linkedid)

@@ -91,10 +91,11 @@ class RingGuardService(Service):
         self.bus.publish_all(decision.events)
 
     def _due(self, key: TimerKey) -> None:
-        self._timers.pop(key, None)
-        self.clock.callLater(0, self._fire, key)
+        # kept with the timers, so that a stop cancels a deadline caught in its yield too
+        self._timers[key] = self.clock.callLater(0, self._fire, key)
 
     def _fire(self, key: TimerKey) -> None:
+        self._timers.pop(key, None)
         confirm = getattr(self.ami, "confirm_alive", None)
         if key[0] != "offer" or confirm is None:
             self._carry_out(self.guard.on_timer(key, self.clock.seconds()))
@@ -102,6 +103,8 @@ class RingGuardService(Service):
         confirm().addCallback(self._judge_if_alive, key)
 
     def _judge_if_alive(self, alive: bool, key: TimerKey) -> None:
+        if not self.running:
+            return  # stopped while the Ping was under way: the next start judges it from the saved state
         if alive:
             self._carry_out(self.guard.on_timer(key, self.clock.seconds()))
         else:

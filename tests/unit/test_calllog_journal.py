@@ -68,3 +68,18 @@ def test_lines_are_plain_json_with_their_chinese_as_written(tmp_path):
     line = journal.path.read_text(encoding="utf-8").strip()
     assert json.loads(line) == {"kind": "call", "data": {"caller_name": "张三"}} and "张三" in line
     assert os.stat(journal.path).st_mode & 0o077 == 0
+
+
+def test_a_mark_left_by_a_crash_never_applies_to_another_journal(tmp_path):
+    """Found in review: a crash between rewriting the journal at stop and removing the mark made the
+    old mark skip the new file's first lines."""
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    journal.append(writes(*range(10)))
+    taken(journal, 6)
+    journal.all_stored()
+    stale_mark = (tmp_path / "j.jsonl.stored").read_bytes()
+    taken(journal, 2)
+    journal.keep(writes(6, 7))
+    (tmp_path / "j.jsonl.stored").write_bytes(stale_mark)  # as if the crash came before it was removed
+    assert taken(Journal(path)) == [6, 7, 8, 9]

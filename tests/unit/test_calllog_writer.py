@@ -285,3 +285,35 @@ def test_a_writer_stopped_and_started_again_retries_what_failed(tmp_path):
     assert store.written == [] and store.failures == 0
     clock.advance(1)
     assert [w[:2] for w in store.written] == [("pause", "1001")]
+
+
+def test_a_full_journal_disk_does_not_keep_writes_from_a_store_that_works(tmp_path):
+    """Found in review: with the journal's disk full, every write after a spill began waited for the
+    disk, though the database was fine, and the oldest were dropped."""
+    store = FlakyStore(failures=1)  # one hiccup fills memory and starts the spill
+    journal = FlakyJournal(tmp_path / "journal.jsonl")
+    clock, bus, writer = make(store, max_pending=2, journal=journal)
+    for n in range(4):
+        bus.publish(pause("1001", n % 2 == 0, "午休" if n % 2 == 0 else "", at=float(n)))
+    clock.advance(0)
+    clock.advance(1)
+    for n in range(4, 10):
+        bus.publish(pause(f"20{n:02d}", True, "午休", at=float(n)))
+        clock.advance(1)
+    assert len(store.written) == 10
+    assert [w[0] for w in store.written[:4]] == ["pause", "unpause"] * 2, "1001's facts in order"
+
+
+def test_what_neither_the_store_nor_the_journal_takes_at_stop_is_said_lost(tmp_path, caplog):
+    store = FlakyStore(failures=100)
+    journal = FlakyJournal(tmp_path / "journal.jsonl")
+    clock, bus, writer = make(store, max_pending=1, journal=journal, stop_timeout_s=1.0)
+    bus.publish(pause("1001", True, "午休", at=1.0))
+    bus.publish(pause("1001", False, "", at=2.0))
+    clock.advance(0)
+    stopped = writer.stopService()
+    clock.advance(1.0)
+    assert stopped.called
+    # the pause was in memory and went into the journal's rewrite; the unpause waited for an append
+    assert "1 write(s) the store failed while stopping, and the journal" in caplog.text
+    assert "cannot be written (No space left on device): lost: unpause default/1001" in caplog.text

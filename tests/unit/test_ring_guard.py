@@ -619,3 +619,31 @@ def test_a_deadline_on_a_link_confirmed_alive_is_acted_on():
     desk.ringing_call()
     desk.at(15.0)
     assert [name for name, _, _ in desk.ami.sent] == ["Hangup"]
+
+
+def test_a_pause_the_link_could_not_carry_is_withheld_if_he_is_now_the_last_ready_member():
+    from twisted.internet.defer import fail as failed
+
+    from telephony.ami.connection import NotConnected
+
+    class LinkDown(RecordingAMI):
+        def action(self, name, fields=None, *, timeout=None):
+            if name == "QueuePause":
+                return failed(NotConnected("AMI is not connected and synced"))
+            return super().action(name, fields, timeout=timeout)
+
+    desk = Desk(ami=LinkDown())
+    desk.agents("support", "1001", "1002")
+    for n in range(2):
+        caller, leg = desk.ringing_call(number=f"1390000000{n}")
+        desk.at(15.0 + 30 * n)
+        desk.feed(desk.pbx.ring_no_answer(caller, leg, "support") + desk.pbx.caller_hangs_up(caller, queue="support"))
+        desk.at(30.0 + 30 * n)
+    assert [a.kind for a in desk.of(ev.SupervisorAlert)].count("not_sent") == 1
+    desk.feed([desk.pbx.pause("support", "1002", True, "午休")])  # meanwhile 1002 went to lunch
+    desk.ami.__class__ = RecordingAMI
+    desk.live.on_snapshot([], [_as_queue_member(desk.pbx.member_status("support", "1001")),
+                               _as_queue_member(desk.pbx.member_status("support", "1002", paused=True))], T0 + 70.0)
+    desk.at(71.0)
+    assert "QueuePause" not in [name for name, _, _ in desk.ami.sent]
+    assert "not paused after all: last ready member of support" in desk.of(ev.SupervisorAlert)[-1].detail
