@@ -288,14 +288,10 @@ def pbx_restart(rig: Rig, outage_s: float) -> Any:
 
 @defer.inlineCallbacks
 def db_lock(rig: Rig) -> Any:
-    import psycopg
-
-    from tests.dbfixtures import _libpq
-
     rig.sim.agent("1001").behaviour = Answer(after_s=1.0)
     daemon = rig.daemon()
     yield daemon.connection.when_synced()
-    locker = psycopg.connect(_libpq(rig.url))
+    locker = connect(rig.url)
     locker.execute("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE")
     call = rig.sim.place_call(caller="13800003333", name="孙丽", dial="4000", talk_s=2.0)
     yield call.when_ended()
@@ -327,15 +323,24 @@ def summary(name: str, rounds: list[dict[str, float]]) -> str:
     return " ".join(parts)
 
 
-def postgres_url(folder: Path) -> str | None:
-    try:
-        import psycopg
+#: the PostgreSQL server the db_lock drill makes a database of its own on (TELEPHONY_TEST_PG, as the tests)
+ADMIN_URL = os.environ.get("TELEPHONY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
-        from tests.dbfixtures import ADMIN_URL, _libpq
-    except ImportError:
-        return None
+
+def connect(url: str, **kwargs: Any) -> Any:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database,
+                           **kwargs)
+
+
+def postgres_url() -> str | None:
+    import psycopg
+
     try:
-        admin = psycopg.connect(_libpq(ADMIN_URL), autocommit=True, connect_timeout=3)
+        admin = connect(ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError:
         return None
     name = f"telephony_bench_{os.getpid()}"
@@ -346,11 +351,7 @@ def postgres_url(folder: Path) -> str | None:
 
 
 def drop_postgres(url: str) -> None:
-    import psycopg
-
-    from tests.dbfixtures import ADMIN_URL, _libpq
-
-    with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as admin:
+    with connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
@@ -380,7 +381,7 @@ def main(args: argparse.Namespace) -> Any:
         yield rig.close()
         shutil.rmtree(folder, True)
     folder = Path(tempfile.mkdtemp(prefix="fault-db-lock-"))
-    url = postgres_url(folder)
+    url = postgres_url()
     if url is None:
         print("fault db_lock skipped: no PostgreSQL on 127.0.0.1:5432", flush=True)
     else:
