@@ -107,6 +107,8 @@ class LiveService(Service):
             fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(scratch, self.state_path)
         except OSError as exc:
             log.error("live state not kept in %s (%s): calls under way that end before the next start will "
