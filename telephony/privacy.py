@@ -1,10 +1,26 @@
 """Personal data rules: phone numbers are masked wherever people who should not see them may look
-(logs, alerts, the demo page), and an error or a traceback that reaches a log is scrubbed of what
-looks like a number or a name (:func:`describe_error`, :class:`ScrubbingFormatter`)."""
+(logs, alerts, the demo page), an error or a traceback that reaches a log is scrubbed of what looks
+like a number or a name (:func:`describe_error`, :class:`ScrubbingFormatter`), and a file that holds
+them is readable by its owner only (:func:`write_private`)."""
 from __future__ import annotations
 
 import logging
+import os
 import re
+from pathlib import Path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (written beside it, synced, renamed),
+    readable by its owner only.  Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".new")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(scratch, path)
 
 
 def mask_number(number: str | None) -> str | None:

@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from telephony.privacy import write_private
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Journal"]
@@ -31,18 +33,6 @@ __all__ = ["Journal"]
 
 def _lines(writes: Iterable[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(w, ensure_ascii=False, separators=(",", ":")) + "\n" for w in writes).encode("utf-8")
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(path.name + ".new")
-    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(scratch, path)
 
 
 class Journal:
@@ -124,7 +114,7 @@ class Journal:
             self.path.unlink(missing_ok=True)
             self._size = self._stored = self._taken = 0
         else:
-            _write_new(self._mark, f"{self.path.stat().st_ino} {self._taken}".encode("ascii"))
+            write_private(self._mark, f"{self.path.stat().st_ino} {self._taken}".encode("ascii"))
             self._stored = self._taken
 
     def keep(self, unstored: Iterable[dict[str, Any]]) -> int:
@@ -140,7 +130,7 @@ class Journal:
         data = _lines(unstored) + rest
         self._mark.unlink(missing_ok=True)  # first: it is about the file being replaced
         if data.strip():
-            _write_new(self.path, data)
+            write_private(self.path, data)
         else:
             self.path.unlink(missing_ok=True)
         self._size, self._stored, self._taken = (len(data) if data.strip() else 0), 0, 0

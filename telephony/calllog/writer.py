@@ -164,7 +164,7 @@ class CallLogWriter(Service):
         self._stop_timer = self._cancel(self._stop_timer)
         self._journal_retry = self._cancel(self._journal_retry)
         self._spill_flush = self._cancel(self._spill_flush)
-        self._cancel_stall()
+        self._stall = self._cancel(self._stall)
         in_memory = [write for write, _ in self._busy.values()]
         for lane in self._lanes.values():
             in_memory.extend(lane)
@@ -419,14 +419,9 @@ class CallLogWriter(Service):
 
     def _watch_stall(self) -> None:
         if not self._busy:
-            self._cancel_stall()
+            self._stall = self._cancel(self._stall)
         elif self._stall is None:
             self._stall = self.clock.callLater(self.stall_after_s, self._stalled)
-
-    def _cancel_stall(self) -> None:
-        if self._stall is not None and self._stall.active():
-            self._stall.cancel()
-        self._stall = None
 
     def _stalled(self) -> None:
         self._stall = None

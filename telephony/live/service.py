@@ -17,7 +17,6 @@ import json
 import logging
 import os
 from pathlib import Path
-
 from typing import Any, Mapping, Protocol
 
 from twisted.application.service import Service
@@ -25,6 +24,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from telephony.ami.protocol import Message
 from telephony.bus import EventBus
+from telephony.privacy import write_private
 
 from . import persist
 from .model import LiveModel
@@ -100,16 +100,8 @@ class LiveService(Service):
     def _keep_state(self) -> None:
         assert self.state_path is not None
         saved = {"live": persist.dump(self.model), **{name: k.kept() for name, k in self.keepers.items()}}
-        data = json.dumps(saved, ensure_ascii=False).encode("utf-8")
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = self.state_path.with_name(self.state_path.name + ".new")
         try:
-            fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(scratch, self.state_path)
+            write_private(self.state_path, json.dumps(saved, ensure_ascii=False).encode("utf-8"))
         except OSError as exc:
             log.error("live state not kept in %s (%s): calls under way that end before the next start will "
                       "not be stored", self.state_path, exc.strerror)
