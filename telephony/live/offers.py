@@ -178,6 +178,12 @@ class OfferRules:
         cycle = self.policy(offer.queue).cycle_s
         heapq.heappush(self._ring_due, (ring_counted_at(first_ring_at, 2, cycle), offer.id, 2))
 
+    def ring_again(self, offer: Offer) -> None:
+        """Announce the ring ``offer`` has reached anew at the next :meth:`announce_rings` (a new
+        guard taking over a phone that already rings must hear of it)."""
+        offer.rings_announced = 0
+        heapq.heappush(self._ring_due, (offer.ring_started_at, offer.id, 1))
+
     def announce_rings(self, now: float) -> None:
         """Announce the ring each ringing offer has reached by ``now``: one event per offer, also
         when several rings passed at once (after a resync the phone is at ring 4, not at 2, 3, 4)."""

@@ -14,10 +14,9 @@ resync then starts from nothing, as before).  Pure: no files here (see ``LiveSer
 from __future__ import annotations
 
 import dataclasses
-import heapq
 from typing import TYPE_CHECKING, Any
 
-from .state import Call, Channel, Member, Offer
+from .state import Call, Channel, Offer
 
 if TYPE_CHECKING:
     from .model import LiveModel
@@ -74,14 +73,13 @@ def load(model: "LiveModel", data: dict[str, Any]) -> int:
         model.calls[call.linkedid] = call
     model.offers = {i: offers[i] for i in data["open_offers"] if i in offers}
     for saved in data["queues"]:
-        queue = model.queue(saved["name"])
-        queue.members = {m["interface"]: Member(**m) for m in saved["members"]}
-        model._member_agents.update(m.agent for m in queue.members.values())
+        for fields in saved["members"]:
+            member = model.member(saved["name"], fields["interface"])
+            for name, value in fields.items():
+                setattr(member, name, value)
     for offer in model.offers.values():
         if offer.ringing:
-            # a fresh guard hears of every phone still ringing: its current ring is announced again
-            offer.rings_announced = 0
-            heapq.heappush(model._ring_due, (offer.ring_started_at, offer.id, 1))
+            model.ring_again(offer)  # a fresh guard hears of every phone still ringing
     model.last_heard_at = data["last_heard_at"]
     model.gap_since = data["last_heard_at"]
     return len(model.calls)
