@@ -54,24 +54,27 @@ def run_unpause(args: argparse.Namespace) -> int:
         return done
 
     _react(go)
+    if request is not None:
+        store, request_id = request
+        if "error" in outcome:
+            store.forget_pause_request(request_id)  # refused: it credits nothing
+        store.close()
     if "error" in outcome:
-        if request is not None:
-            request[0].forget_pause_request(request[1])
-            request[0].close()
         print(f"{interface} not unpaused: {outcome['error']}", file=sys.stderr)
         return 1
-    if request is not None:
-        request[0].close()
     print(f"{interface}: {outcome['ok']}")
     return 0
 
 
 def _record_request(config, extension: str, by: str):
     """(store, request id), or None after saying why the unpause will be credited to nobody."""
+    store = None
     try:
         store = open_store(config.store.url)
         return store, store.request_pause_change(config.pbx.name, extension, paused=False, by=by)
     except (SQLAlchemyError, SchemaOutOfDate) as exc:
+        if store is not None:
+            store.close()
         print(f"the call log cannot be reached ({describe_error(exc)}); unpausing anyway, recorded as made by "
               "asterisk", file=sys.stderr)
         return None

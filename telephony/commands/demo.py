@@ -56,8 +56,8 @@ def build_demo(config: Config, reactor) -> InOrder:
     preset = scenario(sim_config.scenario)
     sim = SimulatedPBX(reactor, config=preset.config(), users={ami.username: ami.secret()}, seed=sim_config.seed,
                        time_scale=sim_config.time_scale)
-    host, _ = sim_config.address
-    simulator = SimulatorService(sim, reactor, port=sim_config.address[1], interface=host, scenario=preset)
+    host, sim_port = sim_config.address
+    simulator = SimulatorService(sim, reactor, port=sim_port, interface=host, scenario=preset)
     port = simulator.listen()
     # The daemon talks to the simulator exactly as it would to Asterisk: same user, same secret.
     config = config.model_copy(update={"pbx": config.pbx.model_copy(update={
@@ -92,5 +92,7 @@ def main(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     Path("var").mkdir(exist_ok=True)
-    return serve(lambda reactor: build_demo(config, reactor), config,
-                 listens={config.web.address: "web.listen", config.sim.address if config.sim else ("", 0): "sim.listen"})
+    listens = {config.web.address: "web.listen"}
+    if config.sim is not None:
+        listens[config.sim.address] = "sim.listen"
+    return serve(lambda reactor: build_demo(config, reactor), config, listens=listens)

@@ -49,7 +49,7 @@ def load_or_explain(path: str, *, need_secret: bool = False) -> Config | None:
 def explain_start_failure(exc: BaseException, config: Config, listens: Mapping[tuple[str, int], str]) -> str:
     """What stopped the start, and what to change."""
     if isinstance(exc, CannotListenError):
-        key = listens.get((exc.interface, exc.port)) or listens.get(("", exc.port)) or "the listening address"
+        key = listens.get((exc.interface, exc.port), "the listening address")
         why = getattr(exc.socketError, "strerror", None) or str(exc.socketError)
         return (f"cannot listen on {exc.interface or '*'}:{exc.port} ({why}): another program holds that address; "
                 f"set {key} in {config.source} to a free HOST:PORT")
