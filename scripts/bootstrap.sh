@@ -8,12 +8,15 @@ PY="${PYTHON:-python3}"
 # Debian packages this project runs against. Installed only when missing, and only as root.
 # fonts-noto-cjk: without a CJK font a browser on a fresh machine shows the board's Chinese as boxes.
 DEBIAN_PACKAGES=(python3-venv postgresql fontconfig fonts-noto-cjk)
+# Only the tests need these (scripts/test adds them): chromium, which the end-to-end tests drive
+# through Playwright (Playwright never downloads a browser of its own here).
+DEBIAN_TEST_PACKAGES=(chromium)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 ensure_debian_packages() {
-    local missing=()
-    for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    local missing=() wanted=("${DEBIAN_PACKAGES[@]}" "$@")
+    for pkg in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

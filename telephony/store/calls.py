@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from telephony.live.events import CallSummary
-from telephony.store.customers import normalise_number
+from telephony.numbers import e164, e164_or_none
 from telephony.store.db import upsert
 from telephony.store.model import CallRow, OfferRow, as_utc
 
@@ -76,6 +76,7 @@ def save_call(session: Session, call: CallSummary, *, now: datetime) -> int:
         "linkedid": call.linkedid,
         "caller": call.caller,
         "caller_name": call.caller_name,
+        "caller_e164": e164_or_none(call.caller),
         "entered_at": as_utc(call.entered_at),
         "queue": call.queue,
         "queues": list(call.queues),
@@ -128,14 +129,11 @@ def recent_calls(session: Session, pbx: str, limit: int = 20) -> list[StoredCall
 
 
 def calls_for_number(session: Session, number: str, limit: int = 10) -> list[StoredCall]:
-    """Calls from ``number`` on any PBX, newest first.
-
-    Callers are stored as Asterisk gave them; this finds the number as written and as digits
-    only (``+86 138-0013-8000`` finds calls from ``8613800138000``).  Raises ValueError when
-    ``number`` has no digits.
+    """Calls from ``number`` on any PBX, newest first, however either was written
+    (``+86 138-0013-8000`` finds calls from ``013800138000``).  Raises ``NotAPhoneNumber``
+    (a ValueError) for what is not a phone number.
     """
-    forms = {number, normalise_number(number)}
-    return _newest(session, _calls().where(CallRow.caller.in_(forms)), limit)
+    return _newest(session, _calls().where(CallRow.caller_e164 == e164(number)), limit)
 
 
 def _calls():

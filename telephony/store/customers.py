@@ -1,22 +1,22 @@
 """Customers, by phone number: look one up when a call rings, create or change one.
 
-Numbers are stored as digits only (:func:`normalise_number`), so ``138-0013-8000`` and
-``13800138000`` are the same customer.
+Numbers are stored in E.164 (:func:`telephony.numbers.e164`), so ``013800138000``,
+``+86 138 0013 8000`` and ``13800138000`` are the same customer.
 """
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from telephony.numbers import e164
 from telephony.store.db import upsert
 from telephony.store.model import CUSTOMER_CATEGORIES, CustomerRow
 
-__all__ = ["KEEP", "Customer", "get_customer", "normalise_number", "upsert_customer"]
+__all__ = ["KEEP", "Customer", "get_customer", "upsert_customer"]
 
 
 class _Keep(enum.Enum):
@@ -39,16 +39,8 @@ class Customer:
     updated_at: datetime
 
 
-def normalise_number(number: str) -> str:
-    """The digits of a phone number; raises ValueError when there are none."""
-    digits = re.sub(r"\D", "", number)
-    if not digits:
-        raise ValueError(f"not a phone number: {number!r}")
-    return digits
-
-
 def get_customer(session: Session, number: str) -> Customer | None:
-    row = session.scalars(select(CustomerRow).where(CustomerRow.number == normalise_number(number))).one_or_none()
+    row = session.scalars(select(CustomerRow).where(CustomerRow.number == e164(number))).one_or_none()
     return None if row is None else _customer(row)
 
 
@@ -60,14 +52,14 @@ def upsert_customer(session: Session, number: str, *, now: datetime,
     """Create the customer or change the fields given (None clears one); returns it as stored.
 
     Fields left at ``KEEP`` keep their stored value (None for a new customer).  Raises ValueError
-    for a number without digits or a category outside ``CUSTOMER_CATEGORIES``.
+    (``NotAPhoneNumber``) for what is not a phone number or a category outside ``CUSTOMER_CATEGORIES``.
     """
     if category is not KEEP and category is not None and category not in CUSTOMER_CATEGORIES:
         raise ValueError(f"category {category!r} is not one of {', '.join(CUSTOMER_CATEGORIES)}")
     given = {field: value for field, value in
              (("name", name), ("category", category), ("company", company), ("notes", notes))
              if value is not KEEP}
-    stmt = upsert(session, CustomerRow).values(number=normalise_number(number), **given,
+    stmt = upsert(session, CustomerRow).values(number=e164(number), **given,
                                                created_at=now, updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["number"],

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy.engine import URL, Engine
@@ -30,7 +30,7 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.python.threadpool import ThreadPool
 
 from telephony.live.events import CallSummary
-from telephony.store import agents, alerts, calls, customers, report
+from telephony.store import agents, alerts, calls, casework, customers, people, report
 from telephony.store.db import describe
 from telephony.store.model import as_utc
 from telephony.store.upgrade import open_database
@@ -124,6 +124,60 @@ class _Operations:
     def open_alerts(self, pbx: str, limit: int = 100):
         """→ list[Alert] not yet acknowledged, newest first."""
         return self._run(alerts.open_alerts, pbx, limit)
+
+    # -- the screens: who signs in, what agents write down and owe (see people, casework) -------
+
+    def add_user(self, username: str, role: str, password: str, *, extension: str | None = None):
+        return self._run(people.add_user, username, role, password, now=self._now(), extension=extension)
+
+    def list_users(self):
+        return self._run(people.list_users)
+
+    def remove_user(self, username: str):
+        return self._run(people.remove_user, username)
+
+    def set_password(self, username: str, password: str):
+        return self._run(people.set_password, username, password, now=self._now())
+
+    def add_token(self, name: str, role: str, *, extension: str | None = None):
+        return self._run(people.add_token, name, role, now=self._now(), extension=extension)
+
+    def sign_in(self, username: str, password: str, ttl: timedelta):
+        """→ (cookie token, Principal) or None; hashing runs off the reactor like every operation."""
+        return self._run(people.sign_in, username, password, now=self._now(), ttl=ttl)
+
+    def principal_for_session(self, token: str):
+        return self._run(people.principal_for_session, token, now=self._now())
+
+    def principal_for_token(self, token: str):
+        return self._run(people.principal_for_token, token)
+
+    def end_session(self, token: str):
+        return self._run(people.end_session, token)
+
+    def sweep_sessions(self):
+        return self._run(people.sweep_sessions, now=self._now())
+
+    def pop_facts(self, number: str | None):
+        return self._run(casework.pop_facts, number)
+
+    def save_wrapup(self, pbx: str, linkedid: str, agent: str, caller: str | None, wrapup: casework.WrapUp):
+        return self._run(casework.save_wrapup, pbx, linkedid, agent, caller, wrapup, now=self._now())
+
+    def wrapup_for(self, pbx: str, linkedid: str, agent: str):
+        return self._run(casework.wrapup_for, pbx, linkedid, agent)
+
+    def open_tasks(self, owner: str):
+        return self._run(casework.open_tasks, owner)
+
+    def close_task(self, task_id: int, *, by: str | None):
+        return self._run(casework.close_task, task_id, by=by, now=self._now())
+
+    def agent_serves_customer(self, agent: str, number: str):
+        return self._run(casework.agent_serves_customer, agent, number)
+
+    def agent_may_see_call(self, agent: str, pbx: str, linkedid: str):
+        return self._run(casework.agent_may_see_call, agent, pbx, linkedid)
 
     def ring_report(self, day: date, *, tz: str = "Asia/Shanghai", pbx: str | None = None,
                     rings_allowed: int | Callable[[str | None], int] = 3):

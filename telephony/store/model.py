@@ -20,8 +20,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["CUSTOMER_CATEGORIES", "AgentEventRow", "AlertRow", "Base", "CallRow", "CustomerRow", "OfferRow",
-           "PauseRequestRow", "UTCDateTime", "as_utc", "fact_key", "metadata"]
+__all__ = ["CUSTOMER_CATEGORIES", "PROBLEM_TYPES", "RESOLUTIONS", "ROLES", "AgentEventRow", "AlertRow", "ApiTokenRow",
+           "Base", "CallRow", "CustomerRow", "OfferRow", "PauseRequestRow", "SessionRow", "TaskRow", "UTCDateTime",
+           "UserRow", "WrapUpRow", "as_utc", "fact_key", "metadata"]
 
 #: Constraint names are spelled out so migrations (and SQLite's batch mode, which must name what it
 #: drops) refer to the same names on every database.
@@ -55,6 +56,10 @@ def fact_key(*identity: str | datetime | None) -> str:
     """
     parts = [as_utc(p).isoformat() if isinstance(p, datetime) else p for p in identity]
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    return CheckConstraint("{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values)), name=name)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -99,6 +104,8 @@ class CallRow(Base):
         Index(None, "entered_at"),
         Index(None, "pbx", "entered_at"),
         Index(None, "caller"),
+        Index(None, "caller_e164", "entered_at"),
+        Index(None, "answered_by", "entered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -106,6 +113,8 @@ class CallRow(Base):
     linkedid: Mapped[str] = mapped_column(String(64))
     caller: Mapped[str | None] = mapped_column(String(64))
     caller_name: Mapped[str | None] = mapped_column(String(255))
+    #: the caller in E.164 (``telephony.numbers``), NULL when not a phone number: the customer's key
+    caller_e164: Mapped[str | None] = mapped_column(String(32))
     entered_at: Mapped[datetime]
     queue: Mapped[str | None] = mapped_column(String(128))
     queues: Mapped[list[str]] = mapped_column(JSON)
@@ -156,13 +165,12 @@ CUSTOMER_CATEGORIES = ("潜在客户", "返利客户", "多次返利客户", "�
 
 
 class CustomerRow(Base):
-    """A caller we know, by phone number (digits only, see ``customers.normalise_number``)."""
+    """A caller we know, by phone number in E.164 (see ``telephony.numbers``)."""
 
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("number"),
-        CheckConstraint("category IN ({})".format(", ".join(f"'{c}'" for c in CUSTOMER_CATEGORIES)),
-                        name="category"),
+        _one_of("category", CUSTOMER_CATEGORIES, "category"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -246,3 +254,107 @@ class AlertRow(Base):
     caller_masked: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     acknowledged_at: Mapped[datetime | None]
+
+
+#: 咨询 (a question), 投诉 (a complaint), 建议 (a suggestion), 求助 (a request for help).
+PROBLEM_TYPES = ("咨询", "投诉", "建议", "求助")
+#: How the agent left the case: settled, a follow-up owed by a due time, or passed on.
+RESOLUTIONS = ("resolved", "follow_up", "transferred")
+
+
+class WrapUpRow(Base):
+    """What the agent wrote down after a call (话后处理).  One per agent and call: saving again rewrites it.
+
+    Kept apart from ``calls`` (not a column of it) because the agent saves it while the call is
+    still going or before the call log has written the call; reads join the two by (pbx, linkedid).
+    """
+
+    __tablename__ = "wrapups"
+    __table_args__ = (
+        UniqueConstraint("pbx", "linkedid", "agent"),
+        Index(None, "customer_e164", "saved_at"),
+        _one_of("problem_type", PROBLEM_TYPES, "problem_type"),
+        _one_of("resolution", RESOLUTIONS, "resolution"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(64))
+    linkedid: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(String(64))
+    customer_e164: Mapped[str | None] = mapped_column(String(32))
+    problem_type: Mapped[str] = mapped_column(String(8))
+    order_no: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str] = mapped_column(String(16))
+    follow_up_due: Mapped[datetime | None]
+    saved_at: Mapped[datetime]
+
+
+#: Who a person or a program is to the web screens: an agent (with an extension), a supervisor, ops staff.
+ROLES = ("agent", "supervisor", "ops")
+
+
+class UserRow(Base):
+    """A person who signs in.  ``password_hash`` is an argon2id hash (never the password)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username"), _one_of("role", ROLES, "role"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    extension: Mapped[str | None] = mapped_column(String(64))  #: the agent's phone; NULL for the others
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SessionRow(Base):
+    """A signed-in browser.  The cookie holds a random token; only its SHA-256 is stored, so a copy of
+    the database signs nobody in.  Changing or removing the user's password ends his sessions."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("token_hash"), Index(None, "expires_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class ApiTokenRow(Base):
+    """A program's bearer token (a CRM reading the pop feed); stored as its SHA-256 like sessions."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("name"), UniqueConstraint("token_hash"), _one_of("role", ROLES, "role"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    extension: Mapped[str | None] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class TaskRow(Base):
+    """Something an agent owes: a follow-up promised in a wrap-up, a transferred case to report back on.
+
+    Callbacks (dialled by the daemon) come later and will be made from open follow-ups.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index(None, "owner", "status"), Index(None, "customer_e164", "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pbx: Mapped[str | None] = mapped_column(String(64))
+    linkedid: Mapped[str | None] = mapped_column(String(64))  #: the call it came from
+    owner: Mapped[str] = mapped_column(String(64))  #: the agent's extension
+    customer_e164: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  #: follow_up | transfer
+    text: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(8))  #: open | done
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]

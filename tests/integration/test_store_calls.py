@@ -126,6 +126,8 @@ def test_calls_for_number_finds_the_callers_calls_on_every_pbx(sync_store):
     assert [(c.pbx, c.linkedid) for c in sync_store.calls_for_number("139-1234-5678")] == \
         [("south", "b"), ("default", "a")]
     assert [c.linkedid for c in sync_store.calls_for_number("13912345678", limit=1)] == ["b"]
-    assert sync_store.calls_for_number("10086") == []
+    assert [c.linkedid for c in sync_store.calls_for_number("+86 139 1234 5678", limit=1)] == ["b"]
+    assert [c.linkedid for c in sync_store.calls_for_number("013800138000")] == ["c"]
+    assert sync_store.calls_for_number("13700001111") == []
     with pytest.raises(ValueError, match="not a phone number"):
         sync_store.calls_for_number("anonymous")

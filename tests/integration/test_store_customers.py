@@ -5,24 +5,26 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from telephony.store.customers import normalise_number
+from telephony.numbers import NotAPhoneNumber
 from telephony.store.model import CustomerRow, as_utc
 
 
-def test_numbers_are_kept_as_digits():
-    assert normalise_number("+86 138-0013-8000") == "8613800138000"
-    assert normalise_number("(010) 6552 9988") == "01065529988"
-    with pytest.raises(ValueError):
-        normalise_number("unknown")
+def test_what_is_not_a_phone_number_is_refused_with_the_reason(sync_store):
+    with pytest.raises(NotAPhoneNumber, match="no digits"):
+        sync_store.upsert_customer("unknown", name="x")
+    with pytest.raises(NotAPhoneNumber, match="too short"):
+        sync_store.upsert_customer("1001", name="an extension")
+    with pytest.raises(NotAPhoneNumber):
+        sync_store.get_customer("4000")
 
 
 def test_upsert_creates_a_customer_found_by_any_spelling_of_the_number(sync_store, store_clock):
     created = sync_store.upsert_customer("138-0013-8000", name="张三", category="潜在客户", company="青岛海鲜有限公司")
     assert (created.number, created.name, created.category, created.company, created.notes) == \
-        ("13800138000", "张三", "潜在客户", "青岛海鲜有限公司", None)
+        ("+8613800138000", "张三", "潜在客户", "青岛海鲜有限公司", None)
     assert created.created_at == created.updated_at == as_utc(store_clock.seconds())
-    assert sync_store.get_customer("13800138000") == created
-    assert sync_store.get_customer("138 0013 8000") == created
+    for spelling in ("13800138000", "013800138000", "+86 138 0013 8000", "008613800138000", "8613800138000"):
+        assert sync_store.get_customer(spelling) == created, spelling
     assert sync_store.get_customer("13900000000") is None
 
 

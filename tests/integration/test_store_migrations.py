@@ -102,3 +102,28 @@ def test_a_model_change_without_migration_is_seen(empty_db_url):
     finally:
         engine.dispose()
     assert [(d[0], d[3].name) for d in diffs] == [("add_column", "wrapup_notes")]
+
+
+def test_0003_puts_stored_callers_and_customers_in_one_normal_form(empty_db_url):
+    """Calls and customers stored before 0003 are found by any spelling of the number afterwards."""
+    upgrade(empty_db_url, "0002")
+    engine = create_engine(empty_db_url)
+    now = "2026-12-01 09:00:00"
+    try:
+        with engine.begin() as db:
+            for linkedid, caller in (("a", "013800138000"), ("b", "1001"), ("c", None)):
+                db.execute(sa.text(
+                    "INSERT INTO calls (pbx, linkedid, caller, entered_at, queues, outcome, ended_at, direction, "
+                    "transferred_to, created_at, updated_at) VALUES ('p', :l, :c, :t, '[]', 'answered', :t, "
+                    "'inbound', '[]', :t, :t)"), {"l": linkedid, "c": caller, "t": now})
+            for number in ("8613912345678", "10086"):
+                db.execute(sa.text("INSERT INTO customers (number, created_at, updated_at) VALUES (:n, :t, :t)"),
+                           {"n": number, "t": now})
+        upgrade(empty_db_url)
+        with engine.connect() as db:
+            callers = dict(db.execute(sa.text("SELECT linkedid, caller_e164 FROM calls")).all())
+            numbers = sorted(db.execute(sa.text("SELECT number FROM customers")).scalars())
+    finally:
+        engine.dispose()
+    assert callers == {"a": "+8613800138000", "b": None, "c": None}
+    assert numbers == ["+8613912345678", "10086"]  # not a phone number: kept as it was
