@@ -21,6 +21,8 @@ SUBCOMMANDS = {
     "report": "telephony.commands.report",
     "run": "telephony.commands.run",
     "sim": "telephony.commands.sim",
+    "token": "telephony.commands.tokens",
+    "user": "telephony.commands.users",
 }
 
 

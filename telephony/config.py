@@ -187,6 +187,15 @@ class _Listening(_Strict):
 
 class Web(_Listening):
     listen: Listen = "127.0.0.1:8080"
+    #: how long a sign-in lasts (a shift, with its overtime)
+    session_ttl_s: float = Field(12 * 3600, gt=0, le=7 * 24 * 3600)
+    #: mark cookies Secure: set it when the pages are served over HTTPS (a proxy in front)
+    secure_cookies: bool = False
+    #: failed sign-ins allowed per user name within the window (an address gets four times as many)
+    login_max_failures: int = Field(5, ge=1)
+    login_window_s: float = Field(300, gt=0)
+    #: after-call work (话后处理): how long an agent stays out of the queues once he chooses wrap-up
+    wrapup_s: float = Field(30, gt=0, le=3600)
 
 
 class Sim(_Listening):

@@ -98,7 +98,8 @@ def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True, web
     if web:
         from telephony.desktop.service import WebService  # the web layer is optional (e.g. a headless follower)
 
-        pages = WebService.from_config(config, model=model, bus=bus, clock=reactor, store=store, fallback=web_fallback)
+        pages = WebService.from_config(config, model=model, bus=bus, clock=reactor, store=store, fallback=web_fallback,
+                                       ami=connection)
         pages.setServiceParent(root)
     connection.setServiceParent(root)
     return Daemon(root, config, model, bus, store, connection, guard, writer, pages)

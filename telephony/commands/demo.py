@@ -5,6 +5,10 @@ ring guard acts within the first minute); the daemon connects to it over real AM
 call log in SQLite under ``var/`` and serves the live page.  The AMI secret is made up for the run
 unless the config's environment variable already holds one; it is never printed.
 
+The demo signs people in like the real thing: at every start it (re)creates its demo users — an
+agent per simulated phone (``agent1001`` … with extension 1001 …) and ``supervisor`` — with fresh
+random passwords, and prints them once (to stdout, not to the log).
+
 The demo needs no fixed port: the simulator listens where ``sim.listen`` says (any free port by
 default, so a real Asterisk on 5038 is no obstacle) and the page falls back to a free port when its
 own is taken.  The last line of the start says where the page is.
@@ -54,6 +58,7 @@ def build_demo(config: Config, reactor) -> InOrder:
         os.environ[ami.secret_env] = secrets.token_urlsafe(18)
     upgrade(config.store.url)  # the embedded default must just work, also on an old demo database
     preset = scenario(sim_config.scenario)
+    demo_users = _demo_users(config, sorted(agent.extension for agent in preset.config().agents))
     sim = SimulatedPBX(reactor, config=preset.config(), users={ami.username: ami.secret()}, seed=sim_config.seed,
                        time_scale=sim_config.time_scale)
     host, sim_port = sim_config.address
@@ -69,12 +74,31 @@ def build_demo(config: Config, reactor) -> InOrder:
 
     def started() -> str:
         web_host, web_port = daemon.web.address
+        print("demo users (sign in at /login; new passwords at every start):", flush=True)
+        for name, role, extension, password in demo_users:
+            print(f"  {name:<12} {password}   {role}{' ' + extension if extension else ''}", flush=True)
         return (f"demo: simulated Asterisk on {host}:{port} playing {preset.name!r}; "
                 f"live page on http://{web_host}:{web_port}/")
 
     # Started last, so the line appears once everything above listens: scripts and tests wait for it.
     _Announce(started).setServiceParent(root)
     return root
+
+
+def _demo_users(config: Config, extensions: list[str]) -> list[tuple[str, str, str | None, str]]:
+    """Create (or reset) the demo's users → (name, role, extension, password) of each."""
+    from telephony.store.facade import open_store
+
+    users = [(f"agent{ext}", "agent", ext, secrets.token_urlsafe(9)) for ext in extensions]
+    users.append(("supervisor", "supervisor", None, secrets.token_urlsafe(9)))
+    with open_store(config.store.url) as store:
+        existing = {name for name, _, _ in store.list_users()}
+        for name, role, extension, password in users:
+            if name in existing:
+                store.set_password(name, password)
+            else:
+                store.add_user(name, role, password, extension=extension)
+    return users
 
 
 class _Announce(Service):

@@ -36,10 +36,12 @@ def day_time(at: float, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(at, tz).strftime("%m-%d %H:%M:%S")
 
 
-def layout(t: Catalog, *, title: str, body: Html, tz: ZoneInfo, now: float, page: str) -> bytes:
+def layout(t: Catalog, *, title: str, body: Html, tz: ZoneInfo, now: float, page: str,
+           data: dict[str, str] | None = None) -> bytes:
     """The document around a page: language, CSP-friendly assets (no inline script), the catalog.
 
-    ``page`` names the ES module's entry (``static/<page>.js``) and stylesheet.
+    ``page`` names the ES module's entry (``static/<page>.js``) and stylesheet; ``data`` becomes
+    ``data-…`` attributes of the body (what the module needs: a stream's path, a CSRF token).
     """
     document = join(
         Html("<!DOCTYPE html>"),
@@ -51,31 +53,45 @@ def layout(t: Catalog, *, title: str, body: Html, tz: ZoneInfo, now: float, page
               el("link", {"rel": "icon", "href": "/static/favicon.svg", "type": "image/svg+xml"}),
               el("link", {"rel": "stylesheet", "href": f"/static/{page}.css"}),
               el("script", {"type": "module", "src": f"/static/{page}.js"})),
-           el("body", {"data-lang": t.lang, "data-tz": tz.key, "data-now": f"{now:.3f}"},
+           el("body", {"data-lang": t.lang, "data-tz": tz.key, "data-now": f"{now:.3f}",
+                       **{f"data-{name}": value for name, value in (data or {}).items()}},
               json_block("messages", CATALOGS[t.lang]),
               body)),
     )
     return document.encode("utf-8")
 
 
-def board_page(t: Catalog, *, board: dict[str, Any], recent: list[dict[str, Any]], alerts: list[dict[str, Any]],
-               tz: ZoneInfo, link_up: bool, recent_limit: int, alert_limit: int) -> bytes:
-    """The whole board; ``*_limit`` tell the page how many live rows to keep in those lists."""
-    now = board["at"]
+def language_link(t: Catalog) -> Html:
     other = "en" if t.lang != "en" else "zh-CN"
+    return el("a", {"class": "lang", "href": f"?lang={other}", "hreflang": other}, t.t("switch_language"))
+
+
+def board_page(t: Catalog, *, board: dict[str, Any], recent: list[dict[str, Any]], alerts: list[dict[str, Any]],
+               tz: ZoneInfo, link_up: bool, recent_limit: int, alert_limit: int, title: str | None = None,
+               page: str = "board", data: dict[str, str] | None = None, header_extra: Html | None = None,
+               sections: tuple[Html, ...] = ()) -> bytes:
+    """The whole board; ``*_limit`` tell the page how many live rows to keep in those lists.
+
+    The supervisor's board is this page with its own ``title``, ``page`` module (which adds the
+    actions), ``data`` (the stream of unmasked events), ``header_extra`` and extra ``sections``.
+    """
+    now = board["at"]
+    title = title or t.t("title")
     header = el("header", None,
-                el("h1", None, t.t("title")),
+                el("h1", None, title),
                 el("span", {"class": "pbx"}, t.t("pbx", pbx=board["pbx"])),
                 el("span", {"id": "status", "class": "status"}),
-                el("a", {"class": "lang", "href": f"?lang={other}", "hreflang": other}, t.t("switch_language")))
+                header_extra,
+                language_link(t))
     banner = el("p", {"id": "link-down", "class": "banner", "hidden": link_up}, t.t("link_down"))
     main = el("main", None,
               section("queues", t.t("queues"), queues(t, board["queues"], now)),
               section("agents", t.t("agents"), agents(t, board["agents"])),
               section("calls", t.t("calls"), calls(t, board["calls"], now)),
               section("alerts", t.t("alerts"), alert_list(t, alerts, tz, alert_limit)),
-              section("recent", t.t("recent"), recent_calls(t, recent, tz, recent_limit)))
-    return layout(t, title=t.t("title"), body=join(header, banner, main), tz=tz, now=now, page="board")
+              section("recent", t.t("recent"), recent_calls(t, recent, tz, recent_limit)),
+              *sections)
+    return layout(t, title=title, body=join(header, banner, main), tz=tz, now=now, page=page, data=data)
 
 
 def section(name: str, title: str, content: Html) -> Html:

@@ -24,7 +24,7 @@ from telephony.config import Config
 from telephony.live.model import LiveModel
 
 from .feed import RecentCallSource
-from .site import BoardSite, build_site
+from .site import BoardSite, Screens, build_site
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +36,31 @@ class WebService(Service):
 
     def __init__(self, *, host: str, port: int, model: LiveModel, bus: EventBus, clock: IReactorTCP,
                  store: RecentCallSource | None, pbx: str, mask_numbers: bool = True, tz: str = "Asia/Shanghai",
-                 sse_max_queued: int | None = None, fallback: bool = False) -> None:
-        """``clock`` is the reactor: it listens (IReactorTCP) and times the board (IReactorTime)."""
+                 sse_max_queued: int | None = None, fallback: bool = False, screens: Screens | None = None) -> None:
+        """``clock`` is the reactor: it listens (IReactorTCP) and times the board (IReactorTime);
+        ``screens``: serve sign-in, the agent's desk and the supervisor's board too."""
         self.host = host
         self.port = port
         self.fallback = fallback
         self._reactor = clock
         self._site_args: dict[str, Any] = dict(model=model, bus=bus, clock=clock, store=store, pbx=pbx,
-                                               mask_numbers=mask_numbers, tz=tz, sse_max_queued=sse_max_queued)
+                                               mask_numbers=mask_numbers, tz=tz, sse_max_queued=sse_max_queued,
+                                               screens=screens)
         self.site: BoardSite | None = None
         self._port: IListeningPort | None = None
 
     @classmethod
     def from_config(cls, config: Config, *, model: LiveModel, bus: EventBus, clock: IReactorTCP,
-                    store: RecentCallSource | None, mask_numbers: bool = True, fallback: bool = False) -> "WebService":
+                    store: RecentCallSource | None, mask_numbers: bool = True, fallback: bool = False,
+                    ami: Any = None) -> "WebService":
+        """With a store, the signed-in screens are served too (``ami`` carries their actions)."""
         host, port = config.web.address
+        web = config.web
+        screens = None if store is None else Screens(
+            store=store, ami=ami, session_ttl_s=web.session_ttl_s, secure_cookies=web.secure_cookies,
+            login_max_failures=web.login_max_failures, login_window_s=web.login_window_s, wrapup_s=web.wrapup_s)
         return cls(host=host, port=port, model=model, bus=bus, clock=clock, store=store, pbx=config.pbx.name,
-                   mask_numbers=mask_numbers, tz=config.timezone, fallback=fallback)
+                   mask_numbers=mask_numbers, tz=config.timezone, fallback=fallback, screens=screens)
 
     def __repr__(self) -> str:
         return f"<WebService http://{self.host}:{self.port}/>"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -33,9 +34,13 @@ from twisted.web import http, pages, resource, server
 from telephony.bus import EventBus
 from telephony.live.model import LiveModel
 
+from .api import Api, PresenceActions
+from .auth import Gate
 from .feed import BoardFeed, RecentCallSource
 from .i18n import COOKIE, Catalog, choose_language
+from .pop import AgentFeeds
 from .render import board_page
+from .screens import AgentPage, LoginPage, LogoutResource, SupervisorPage
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,8 @@ class BoardSite(server.Site):
     def __init__(self, root: resource.Resource, feed: BoardFeed, reactor: IReactorTime) -> None:
         super().__init__(root, requestFactory=_Request, reactor=reactor)
         self.feed = feed
+        self.agent_feeds: AgentFeeds | None = None  #: with the screens: every agent's pop feed
+        self.on_close: list[Callable[[], None]] = []  #: more to stop with the site (the screens' parts)
         self.channels: set[_Channel] = set()
         self._all_closed: list[defer.Deferred[None]] = []
 
@@ -100,6 +107,8 @@ class BoardSite(server.Site):
         otherwise hold the shutdown until TCP gave up on it.
         """
         self.feed.stop()
+        for stop in self.on_close:
+            stop()
         if not self.channels:
             return defer.succeed(None)
         d: defer.Deferred[None] = defer.Deferred()
@@ -237,13 +246,15 @@ class Health(resource.Resource):
 
 def build_site(*, model: LiveModel, bus: EventBus, clock: IReactorTime, store: RecentCallSource | None, pbx: str,
                mask_numbers: bool = True, tz: str = "Asia/Shanghai", recent_limit: int = 20,
-               sse_max_queued: int | None = None) -> BoardSite:
+               sse_max_queued: int | None = None, screens: "Screens | None" = None) -> BoardSite:
     """The board site for one PBX, its feed subscribed to ``bus`` from now on.
 
     ``clock`` times the board ("now" for waits and ring counts), the snapshot throttle and the
     HTTP timeouts.  ``store`` gives stored calls for "last calls" (None: only calls seen since
     start).  ``sse_max_queued`` caps the bytes queued per event-stream client that stopped
-    reading (default 1 MiB, see :mod:`telephony.desktop.sse`).  Call :meth:`BoardSite.close` to stop.
+    reading (default 1 MiB, see :mod:`telephony.desktop.sse`).  ``screens`` adds sign-in, the
+    agent's desk with its pop feed, the supervisor's board and the API (``/login``, ``/agent``,
+    ``/supervisor``, ``/api/v1``).  Call :meth:`BoardSite.close` to stop.
     """
     feed = BoardFeed(model=model, bus=bus, clock=clock, store=store, pbx=pbx, mask_numbers=mask_numbers,
                      recent_limit=recent_limit, max_queued=sse_max_queued)
@@ -257,4 +268,45 @@ def build_site(*, model: LiveModel, bus: EventBus, clock: IReactorTime, store: R
     root.putChild(b"healthz", Health())
     site = BoardSite(root, feed, clock)
     feed.start()
+    if screens is not None:
+        _add_screens(root, site, screens, model=model, bus=bus, clock=clock, pbx=pbx, zone=ZoneInfo(tz),
+                     recent_limit=recent_limit, sse_max_queued=sse_max_queued)
     return site
+
+
+@dataclass(frozen=True)
+class Screens:
+    """What the signed-in screens need: the store (accounts, pops, wrap-ups), the AMI link for
+    presence and listening (None: those answer 503), and the web settings."""
+
+    store: Any
+    ami: Any = None
+    session_ttl_s: float = 12 * 3600
+    secure_cookies: bool = False
+    login_max_failures: int = 5
+    login_window_s: float = 300.0
+    wrapup_s: float = 30.0
+
+
+def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, model: LiveModel, bus: EventBus,
+                 clock: IReactorTime, pbx: str, zone: ZoneInfo, recent_limit: int,
+                 sse_max_queued: int | None) -> None:
+    gate = Gate(screens.store, clock, session_ttl_s=screens.session_ttl_s, secure_cookies=screens.secure_cookies,
+                max_failures=screens.login_max_failures, failure_window_s=screens.login_window_s)
+    queued = {} if sse_max_queued is None else {"max_queued": sse_max_queued}
+    feeds = AgentFeeds(bus=bus, clock=clock, facts=screens.store, pbx=pbx, model=model, **queued)
+    # the supervisor's board: the same feed as the public one, numbers in full
+    full = BoardFeed(model=model, bus=bus, clock=clock, store=screens.store, pbx=pbx, mask_numbers=False,
+                     recent_limit=recent_limit, max_queued=sse_max_queued)
+    presence = PresenceActions(screens.ami, screens.store, clock, model, pbx, screens.wrapup_s)
+    root.children[b"api"].putChild(b"v1", Api(gate, store=screens.store, feeds=feeds, presence=presence,
+                                              board=full.board, open_board_stream=full.open_stream,
+                                              ami=screens.ami, pbx=pbx))
+    root.putChild(b"login", LoginPage(gate, zone, _language))
+    root.putChild(b"logout", LogoutResource(gate))
+    root.putChild(b"agent", AgentPage(gate, zone, _language, pbx))
+    root.putChild(b"supervisor", SupervisorPage(gate, zone, _language, full))
+    feeds.start()
+    full.start()
+    site.agent_feeds = feeds
+    site.on_close += [feeds.stop, full.stop, presence.stop]

@@ -181,6 +181,22 @@ def _demo() -> Scenario:
     )
 
 
+def _screen_pop() -> Scenario:
+    """The agent screen's walk-through (the browser tests play it): one customer calls twice, the
+    second time writing his number another way; in between an agent who never answers rings out."""
+    return Scenario(
+        "screen-pop", "张三 calls support twice (1001 answers at ring 3); a sales call rings out at 1002",
+        config=lambda: PBXConfig.with_agents(2, member_timeout=18.0, lab_queues=False),
+        behaviours={"1001": Answer(after_s=11.0), "1002": NeverAnswer()},
+        steps=(
+            call(6.0, "13800138000", "张三", "4000", talk_s=6.0),
+            call(12.0, "13912345678", "<img src=x onerror=alert(1)>", "4001", talk_s=5.0, patience_s=24.0),
+            call(45.0, "013800138000", "张三", "4000", talk_s=20.0),
+        ),
+        length_s=70.0,
+    )
+
+
 def _busy_hour() -> Scenario:
     return Scenario(
         "busy-hour", "like capture 21: 3 agents, 40 callers over about 3 minutes",
@@ -335,7 +351,7 @@ def _captures() -> list[Scenario]:
 
 
 def _all() -> dict[str, Scenario]:
-    found = [Scenario("idle", "no calls; the PBX answers actions"), _demo(), _busy_hour(), load(),
+    found = [Scenario("idle", "no calls; the PBX answers actions"), _demo(), _screen_pop(), _busy_hour(), load(),
              *_captures()]
     return {s.name: s for s in found}
 

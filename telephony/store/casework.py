@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from telephony.numbers import e164_or_none
 from telephony.store.customers import get_customer, upsert_customer
 from telephony.store.db import upsert
-from telephony.store.model import PROBLEM_TYPES, RESOLUTIONS, CallRow, OfferRow, TaskRow, WrapUpRow
+from telephony.store.model import (CUSTOMER_CATEGORIES, PROBLEM_TYPES, RESOLUTIONS, CallRow, OfferRow, TaskRow,
+                                   WrapUpRow)
 
 __all__ = ["WrapUp", "WrapUpProblem", "agent_may_see_call", "agent_serves_customer", "close_task", "open_tasks",
            "pop_facts", "save_wrapup", "wrapup_for"]
@@ -54,6 +55,8 @@ class WrapUp:
             raise WrapUpProblem(f"order_no: at most {MAX_ORDER_NO} characters")
         if self.notes is not None and len(self.notes) > MAX_NOTES:
             raise WrapUpProblem(f"notes: at most {MAX_NOTES} characters")
+        if self.category is not None and self.category not in CUSTOMER_CATEGORIES:
+            raise WrapUpProblem(f"category: one of {', '.join(CUSTOMER_CATEGORIES)}")
 
 
 def save_wrapup(session: Session, pbx: str, linkedid: str, agent: str, caller: str | None, wrapup: WrapUp, *,

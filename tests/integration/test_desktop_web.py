@@ -137,8 +137,11 @@ class BoardPageTests(WebTestCase):
     def test_static_module_and_stylesheet_health_and_nothing_else(self):
         response, body = yield self.get("/static/board.js")
         self.assertEqual((response.code, self.header(response, b"content-type")), (200, b"text/javascript; charset=utf-8"))
-        self.assertIn(b'new EventSource("/events")', body)
-        self.assertNotIn(b"innerHTML", body)
+        self.assertIn(b'new EventSource(body.dataset.stream || "/events")', body)
+        for module in ("board", "agent", "supervisor", "login"):
+            response, body = yield self.get(f"/static/{module}.js")
+            self.assertEqual(response.code, 200, module)
+            self.assertNotIn(b"innerHTML", body, module)  # caller data only ever becomes text
         response, body = yield self.get("/static/board.css")
         self.assertEqual((response.code, self.header(response, b"content-type")), (200, b"text/css; charset=utf-8"))
         response, body = yield self.get("/static/favicon.svg")

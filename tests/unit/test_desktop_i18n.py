@@ -57,8 +57,8 @@ def test_a_value_without_a_word_is_shown_as_it_is():
 
 
 def sources() -> tuple[str, str]:
-    return ((DESKTOP / "render.py").read_text(encoding="utf-8"),
-            (DESKTOP / "static" / "board.js").read_text(encoding="utf-8"))
+    return ("".join(path.read_text(encoding="utf-8") for path in sorted(DESKTOP.glob("*.py"))),
+            "".join(path.read_text(encoding="utf-8") for path in sorted((DESKTOP / "static").glob("*.js"))))
 
 
 def test_every_key_asked_for_exists():

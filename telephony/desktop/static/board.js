@@ -225,7 +225,8 @@ function tick() {
 
 const data = (handler) => (message) => handler(JSON.parse(message.data));
 
-const source = new EventSource("/events");
+// the public board streams masked events; the supervisor's page names its own stream
+const source = new EventSource(body.dataset.stream || "/events");
 source.addEventListener("open", () => setStatus("live"));
 source.addEventListener("error", () => setStatus("reconnecting"));
 source.addEventListener("board", data(applyBoard));
