@@ -75,8 +75,8 @@ def respond_json(request: server.Request, code: int, data: Any) -> bytes:
 
 def body_of(request: server.Request) -> dict[str, Any]:
     """A POST's fields, from JSON or from a form (first value of each field)."""
-    kind = (request.getHeader(b"content-type") or "").split(";")[0].strip().lower()
-    if kind == "application/json":
+    kind = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if kind == b"application/json":
         request.content.seek(0)
         raw = request.content.read(MAX_BODY + 1)
         if len(raw) > MAX_BODY:

@@ -108,7 +108,7 @@ class Gate:
         """The principal behind ``request`` (bearer token first, else the session cookie), or None."""
         authorization = request.getHeader(b"authorization")
         if authorization is not None:
-            scheme, _, token = authorization.partition(" ")
+            scheme, _, token = authorization.decode("latin-1").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return defer.succeed(None)
             return self.store.principal_for_token(token.strip())
@@ -122,7 +122,8 @@ class Gate:
         """A POST's CSRF token matches the session's (always true for a bearer token)."""
         if principal.csrf_token is None:
             return True
-        given = request.getHeader(b"x-csrf-token") or _field(request, b"csrf_token") or ""
+        header = request.getHeader(b"x-csrf-token")
+        given = header.decode("latin-1") if header is not None else _field(request, b"csrf_token") or ""
         return hmac.compare_digest(given.encode("utf-8"), principal.csrf_token.encode("utf-8"))
 
     # -- signing in and out -------------------------------------------------------------------------

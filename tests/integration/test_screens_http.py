@@ -1,0 +1,432 @@
+"""The signed-in screens over real HTTP on 127.0.0.1: sign-in (CSRF, cookies, rate limit, sign-out),
+who may open which route (an agent never sees another agent's call, customer, feed or items), the
+wrap-up and the customer card, presence sent to the PBX, and caller names as text.
+
+A real store (SQLite file, argon2 hashes) behind a WebService on port 0, the real reactor, and
+twisted.web's Agent with a cookie jar per person."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+from twisted.internet import defer, reactor
+from twisted.trial import unittest
+from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.web.http_headers import Headers
+
+from telephony.bus import EventBus
+from telephony.desktop.service import WebService
+from telephony.desktop.site import Screens
+from telephony.live import events as ev
+from telephony.live.model import LiveModel
+from telephony.store import Store
+from telephony.store.facade import open_store
+from telephony.store.upgrade import upgrade
+from tests.integration.test_store_calls import summary
+
+EVIL = "<img src=x onerror=alert(1)>"
+PASSWORD = "correct horse"
+PBX = "default"
+
+
+class FakeAMI:
+    """Takes actions as Asterisk would take them, and remembers them."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list]] = []
+
+    def action(self, name, fields=None, *, timeout=None):
+        self.sent.append((name, list(fields or [])))
+        return defer.succeed(None)
+
+
+class Person:
+    """One browser: its own cookie jar over the shared connection pool."""
+
+    def __init__(self, test: "ScreensTestCase") -> None:
+        self.test = test
+        self.cookies: dict[bytes, bytes] = {}
+        self.agent = Agent(reactor, pool=test.pool)
+        self.csrf: str | None = None
+
+    @defer.inlineCallbacks
+    def request(self, method: str, path: str, *, form: dict | None = None, data: dict | None = None,
+                headers: dict[bytes, list[bytes]] | None = None, read: bool = True):
+        headers = dict(headers or {})
+        body = None
+        if form is not None:
+            headers[b"content-type"] = [b"application/x-www-form-urlencoded"]
+            body = urlencode(form).encode()
+        elif data is not None:
+            headers[b"content-type"] = [b"application/json"]
+            body = json.dumps(data).encode()
+        if body is not None:
+            from twisted.web.client import FileBodyProducer
+            from io import BytesIO
+            body = FileBodyProducer(BytesIO(body))
+        if self.cookies:
+            headers[b"cookie"] = [b"; ".join(b"=".join(item) for item in self.cookies.items())]
+        response = yield self.agent.request(method.encode(), self.test.url(path), Headers(headers), body)
+        for cookie in response.headers.getRawHeaders(b"set-cookie", []):
+            name, _, rest = cookie.partition(b"=")
+            value = rest.split(b";")[0]
+            if value and b"max-age=0" not in cookie.lower():
+                self.cookies[name] = value
+            else:
+                self.cookies.pop(name, None)
+        if not read:
+            return response, b""
+        content = yield readBody(response)
+        return response, content
+
+    @defer.inlineCallbacks
+    def login_form(self):
+        response, body = yield self.request("GET", "/login")
+        token = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
+        return response, body, token
+
+    @defer.inlineCallbacks
+    def sign_in(self, username: str, password: str = PASSWORD):
+        _, _, token = yield self.login_form()
+        response, body = yield self.request("POST", "/login", form={"username": username, "password": password,
+                                                                   "csrf_token": token})
+        if response.code == 303:
+            home = response.headers.getRawHeaders(b"location")[0].decode()
+            _, page = yield self.request("GET", home)
+            found = re.search(rb'data-csrf="([^"]+)"', page)
+            self.csrf = found.group(1).decode() if found else None
+        return response, body
+
+    def post(self, path: str, data: dict, *, csrf: bool = True):
+        headers = {b"x-csrf-token": [self.csrf.encode()]} if csrf and self.csrf else {}
+        return self.request("POST", path, data=data, headers=headers)
+
+    @defer.inlineCallbacks
+    def get_json(self, path: str):
+        response, body = yield self.request("GET", path)
+        return response.code, (json.loads(body) if body else None)
+
+
+class ScreensTestCase(unittest.TestCase):
+    timeout = 30
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        # users are made once (argon2 is slow on purpose); each test gets a copy of the database
+        cls.template = Path(tempfile.mkdtemp(prefix="screens-"))
+        url = f"sqlite:///{cls.template / 'template.db'}"
+        upgrade(url)
+        with open_store(url) as store:
+            store.add_user("agent1001", "agent", PASSWORD, extension="1001")
+            store.add_user("agent1002", "agent", PASSWORD, extension="1002")
+            store.add_user("boss", "supervisor", PASSWORD, extension="1009")
+            store.add_user("ops", "ops", PASSWORD)
+            cls.crm_token = store.add_token("crm", "supervisor")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.template, ignore_errors=True)
+
+    def setUp(self) -> None:
+        folder = Path(tempfile.mkdtemp(prefix="screens-test-"))
+        self.addCleanup(shutil.rmtree, folder, True)
+        shutil.copy(self.template / "template.db", folder / "t.db")
+        self.store = Store(f"sqlite:///{folder / 't.db'}", reactor=reactor, threads=2)
+        self.store.startService()
+        self.addCleanup(self.store.stopService)
+        self.model = LiveModel(PBX)
+        self.bus = EventBus()
+        self.ami = FakeAMI()
+        self.web = WebService(host="127.0.0.1", port=0, model=self.model, bus=self.bus, clock=reactor,
+                              store=self.store, pbx=PBX, screens=Screens(store=self.store, ami=self.ami, wrapup_s=60))
+        self.web.startService()
+        self.addCleanup(self.web.stopService)
+        self.pool = HTTPConnectionPool(reactor, persistent=True)
+        self.addCleanup(self.pool.closeCachedConnections)
+
+    def url(self, path: str) -> bytes:
+        host, port = self.web.address
+        return f"http://{host}:{port}{path}".encode()
+
+    @defer.inlineCallbacks
+    def signed_in(self, username: str):
+        person = Person(self)
+        response, _ = yield person.sign_in(username)
+        self.assertEqual(response.code, 303, username)
+        return person
+
+    def ring(self, linkedid: str, agent: str, caller: str, ring: int = 1, name: str = "张三") -> None:
+        self.bus.publish(ev.AgentRinging(
+            pbx=PBX, at=reactor.seconds(), linkedid=linkedid, offer_id=f"{linkedid}-{agent}", agent=agent,
+            interface=f"PJSIP/{agent}", queue="support", channel=f"PJSIP/{agent}-1", caller_channel=None,
+            caller=caller, caller_name=name, ring=ring, ring_started_at=reactor.seconds(),
+            call_entered_at=reactor.seconds()))
+
+    def answer(self, linkedid: str, agent: str, caller: str) -> None:
+        self.bus.publish(ev.CallAnswered(
+            pbx=PBX, at=reactor.seconds(), linkedid=linkedid, agent=agent, interface=f"PJSIP/{agent}",
+            queue="support", channel=f"PJSIP/{agent}-1", caller=caller, caller_name="张三", wait_s=3.0,
+            rings_to_answer=1, apologise=False))
+
+
+class SignInTests(ScreensTestCase):
+    @defer.inlineCallbacks
+    def test_the_form_signs_an_agent_in_to_his_desk_with_a_strict_http_only_cookie(self):
+        person = Person(self)
+        response, body, token = yield person.login_form()
+        self.assertEqual(response.code, 200)
+        self.assertIn(b'name="username"', body)
+        self.assertIn('登录'.encode(), body)
+        response, _ = yield person.request("POST", "/login", form={"username": "agent1001", "password": PASSWORD,
+                                                                    "csrf_token": token})
+        self.assertEqual((response.code, response.headers.getRawHeaders(b"location")), (303, [b"/agent"]))
+        cookie = next(c for c in response.headers.getRawHeaders(b"set-cookie") if c.startswith(b"telephony_session="))
+        for flag in (b"HttpOnly", b"SameSite=strict", b"Path=/", b"Max-Age=43200"):
+            self.assertIn(flag.lower(), cookie.lower())
+        response, page = yield person.request("GET", "/agent")
+        self.assertEqual(response.code, 200)
+        self.assertIn(b'data-ext="1001"', page)
+        self.assertIn("请在第三声前接起".encode(), page)
+        response, _ = yield person.request("GET", "/supervisor")
+        self.assertEqual(response.code, 403)
+
+    @defer.inlineCallbacks
+    def test_a_supervisor_lands_on_the_board_and_ops_on_the_public_page(self):
+        person = Person(self)
+        response, _ = yield person.sign_in("boss")
+        self.assertEqual(response.headers.getRawHeaders(b"location"), [b"/supervisor"])
+        response, page = yield person.request("GET", "/supervisor")
+        self.assertEqual(response.code, 200)
+        self.assertIn(b'data-stream="/api/v1/board/events"', page)
+        response, _ = yield Person(self).sign_in("ops")
+        self.assertEqual(response.headers.getRawHeaders(b"location"), [b"/"])
+
+    @defer.inlineCallbacks
+    def test_a_wrong_password_and_an_unknown_name_get_the_same_401(self):
+        answers = []
+        for username, password in (("agent1001", "wrong password"), ("nobody", PASSWORD)):
+            response, body = yield Person(self).sign_in(username, password)
+            answers.append((response.code, "用户名或密码不正确" in body.decode()))
+        self.assertEqual(answers, [(401, True), (401, True)])
+
+    @defer.inlineCallbacks
+    def test_a_form_without_its_csrf_token_is_refused(self):
+        person = Person(self)
+        yield person.login_form()
+        response, _ = yield person.request("POST", "/login", form={"username": "agent1001", "password": PASSWORD,
+                                                                    "csrf_token": "forged" * 8})
+        self.assertEqual(response.code, 403)
+        stranger = Person(self)  # a page on another site: no login cookie at all
+        response, _ = yield stranger.request("POST", "/login", form={"username": "agent1001", "password": PASSWORD})
+        self.assertEqual(response.code, 403)
+
+    @defer.inlineCallbacks
+    def test_after_five_failures_even_the_right_password_waits(self):
+        for _ in range(5):
+            response, _ = yield Person(self).sign_in("agent1002", "guess guess")
+            self.assertEqual(response.code, 401)
+        response, body = yield Person(self).sign_in("agent1002")
+        self.assertEqual(response.code, 429)
+        self.assertGreater(int(response.headers.getRawHeaders(b"retry-after")[0]), 0)
+        response, _ = yield Person(self).sign_in("agent1001")  # another name from the same address still may
+        self.assertEqual(response.code, 303)
+
+    @defer.inlineCallbacks
+    def test_signing_out_ends_the_session(self):
+        person = yield self.signed_in("agent1001")
+        code, _ = yield person.get_json("/api/v1/agents/1001/tasks")
+        self.assertEqual(code, 200)
+        response, _ = yield person.request("POST", "/logout", form={"csrf_token": person.csrf})
+        self.assertEqual((response.code, response.headers.getRawHeaders(b"location")), (303, [b"/login"]))
+        code, _ = yield person.get_json("/api/v1/agents/1001/tasks")
+        self.assertEqual(code, 401)
+        response, _ = yield person.request("GET", "/agent")
+        self.assertEqual((response.code, response.headers.getRawHeaders(b"location")), (303, [b"/login"]))
+
+
+class AccessTests(ScreensTestCase):
+    """Each route with an id, asked by the agent whose it is, by another agent, by a supervisor, by ops
+    staff, by a program with a token and by nobody."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        super().setUp()
+        # 1002 rang out, 1001... no: capture-like call answered by 1002 (offers 1001 no_answer, 1002 answered)
+        yield self.store.save_call(summary(linkedid="c-1002", pbx=PBX, caller="13912345678", caller_name="王伟"))
+        yield self.store.save_call(summary(linkedid="c-other", pbx=PBX, caller="13700001111", caller_name="李娜",
+                                           offers=(), answered_by="1005"))
+        self.people = {}
+        for name in ("agent1001", "agent1002", "boss", "ops"):
+            self.people[name] = yield self.signed_in(name)
+        self.people["nobody"] = Person(self)
+
+    @defer.inlineCallbacks
+    def codes(self, path: str, method: str = "GET", data: dict | None = None):
+        out = {}
+        for name, person in self.people.items():
+            if method == "GET":
+                response, _ = yield person.request("GET", path, read=not path.endswith("/events"))
+                if path.endswith("/events"):
+                    response.deliverBody(_Discard())  # a stream: the headers say enough
+            else:
+                response, _ = yield person.post(path, data or {})
+            out[name] = response.code
+        return out
+
+    @defer.inlineCallbacks
+    def test_a_stored_call(self):
+        codes = yield self.codes(f"/api/v1/calls/{PBX}/c-1002")
+        # 1001 was offered the call (it rang out at his desk), 1002 took it
+        self.assertEqual(codes, {"agent1001": 200, "agent1002": 200, "boss": 200, "ops": 404, "nobody": 401})
+        codes = yield self.codes(f"/api/v1/calls/{PBX}/c-other")
+        self.assertEqual(codes, {"agent1001": 404, "agent1002": 404, "boss": 200, "ops": 404, "nobody": 401})
+        code, call = yield self.people["agent1002"].get_json(f"/api/v1/calls/{PBX}/c-other")
+        self.assertNotIn("李娜", json.dumps(call, ensure_ascii=False))
+        codes = yield self.codes(f"/api/v1/calls/{PBX}/no-such-call")  # the same answer as "not yours"
+        self.assertEqual(codes["agent1001"], 404)
+
+    @defer.inlineCallbacks
+    def test_a_customer_card(self):
+        codes = yield self.codes("/api/v1/customers/13700001111")
+        self.assertEqual(codes, {"agent1001": 404, "agent1002": 404, "boss": 200, "ops": 404, "nobody": 401})
+        codes = yield self.codes("/api/v1/customers/+86%20139%201234%205678")  # his, written another way
+        self.assertEqual(codes, {"agent1001": 200, "agent1002": 200, "boss": 200, "ops": 404, "nobody": 401})
+        codes = yield self.codes("/api/v1/customers/13700001111", "POST", {"notes": "mine now"})
+        # ops staff have no page that gives them a form token: refused before the route is asked
+        self.assertEqual(codes, {"agent1001": 404, "agent1002": 404, "boss": 200, "ops": 403, "nobody": 401})
+        code, body = yield self.people["agent1001"].get_json("/api/v1/customers/not-a-number")
+        self.assertEqual(code, 400)
+        self.assertIn("not a phone number", body["error"])
+
+    @defer.inlineCallbacks
+    def test_an_agents_feed_items_and_presence(self):
+        codes = yield self.codes("/api/v1/agents/1001/events")
+        self.assertEqual(codes, {"agent1001": 200, "agent1002": 403, "boss": 200, "ops": 403, "nobody": 401})
+        codes = yield self.codes("/api/v1/agents/1001/tasks")
+        self.assertEqual(codes, {"agent1001": 200, "agent1002": 403, "boss": 200, "ops": 403, "nobody": 401})
+        codes = yield self.codes("/api/v1/agents/1001/presence", "POST", {"state": "ready"})
+        self.assertEqual(codes, {"agent1001": 200, "agent1002": 403, "boss": 200, "ops": 403, "nobody": 401})
+
+    @defer.inlineCallbacks
+    def test_a_wrap_up_is_written_only_by_the_agent_who_took_the_call(self):
+        wrapup = {"problem_type": "咨询", "resolution": "resolved"}
+        codes = yield self.codes(f"/api/v1/calls/{PBX}/c-1002/wrapup", "POST", wrapup)
+        self.assertEqual(codes, {"agent1001": 404, "agent1002": 200, "boss": 403, "ops": 403, "nobody": 401})
+
+    @defer.inlineCallbacks
+    def test_the_supervisors_board_and_listening(self):
+        codes = yield self.codes("/api/v1/board")
+        self.assertEqual(codes, {"agent1001": 403, "agent1002": 403, "boss": 200, "ops": 403, "nobody": 401})
+        codes = yield self.codes("/api/v1/agents/1002/spy", "POST", {"mode": "listen"})
+        self.assertEqual(codes, {"agent1001": 403, "agent1002": 403, "boss": 202, "ops": 403, "nobody": 401})
+        self.assertEqual(self.ami.sent[-1][0], "Originate")
+        self.assertIn(("Channel", "PJSIP/1009"), self.ami.sent[-1][1])
+        self.assertIn(("Data", "PJSIP/1002,qE"), self.ami.sent[-1][1])
+
+    @defer.inlineCallbacks
+    def test_a_program_with_a_bearer_token_reads_without_cookies_and_a_bad_token_is_401(self):
+        program = Person(self)
+        response, _ = yield program.request("GET", "/api/v1/agents/1001/events", read=False,
+                                            headers={b"authorization": [f"Bearer {self.crm_token}".encode()]})
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response.headers.getRawHeaders(b"content-type"), [b"text/event-stream; charset=utf-8"])
+        response.deliverBody(_Discard())
+        response, _ = yield program.request("GET", "/api/v1/board",
+                                            headers={b"authorization": [b"Bearer not-the-token"]})
+        self.assertEqual(response.code, 401)
+
+    @defer.inlineCallbacks
+    def test_a_post_without_the_sessions_csrf_token_is_refused(self):
+        response, body = yield self.people["agent1001"].post("/api/v1/agents/1001/presence", {"state": "ready"},
+                                                            csrf=False)
+        self.assertEqual(response.code, 403)
+        self.assertEqual(self.ami.sent, [])
+
+
+class DeskTests(ScreensTestCase):
+    @defer.inlineCallbacks
+    def test_a_wrap_up_is_saved_to_the_call_and_shows_in_the_customers_history(self):
+        agent = yield self.signed_in("agent1001")
+        self.ring("live-1", "1001", "13800138000")
+        self.answer("live-1", "1001", "13800138000")
+        response, body = yield agent.post(f"/api/v1/calls/{PBX}/live-1/wrapup", {
+            "problem_type": "投诉", "order_no": "SO-1", "notes": "退款未到账", "resolution": "follow_up",
+            "follow_up_due": "2026-12-08T10:00:00+08:00", "category": "返利客户"})
+        self.assertEqual(response.code, 200, body)
+        # the call log writes the call when it ends; the next pop of this customer shows both together
+        yield self.store.save_call(summary(linkedid="live-1", pbx=PBX, caller="13800138000", answered_by="1001"))
+        code, facts = yield agent.get_json("/api/v1/customers/013800138000")
+        self.assertEqual(code, 200)
+        self.assertEqual(facts["customer"]["category"], "返利客户")
+        self.assertEqual([(h["problem_type"], h["order_no"], h["summary"]) for h in facts["history"]],
+                         [("投诉", "SO-1", "退款未到账")])
+        self.assertEqual([(c["kind"], c["due_at"]) for c in facts["callbacks"]],
+                         [("follow_up", "2026-12-08T02:00:00+00:00")])
+        code, tasks = yield agent.get_json("/api/v1/agents/1001/tasks")
+        self.assertEqual(len(tasks["tasks"]), 1)
+
+    @defer.inlineCallbacks
+    def test_junk_in_a_wrap_up_is_refused_naming_the_field(self):
+        agent = yield self.signed_in("agent1001")
+        self.ring("live-2", "1001", "13800138000")
+        self.answer("live-2", "1001", "13800138000")
+        path = f"/api/v1/calls/{PBX}/live-2/wrapup"
+        for data, field in (({"problem_type": "闲聊", "resolution": "resolved"}, "problem_type"),
+                            ({"problem_type": "咨询", "resolution": "follow_up"}, "follow_up_due"),
+                            ({"problem_type": "咨询", "resolution": "resolved", "follow_up_due": "tomorrow"},
+                             "follow_up_due"),
+                            ({"problem_type": "咨询", "resolution": "resolved", "category": "VIP"}, "category"),
+                            ({"problem_type": "咨询", "resolution": "resolved", "order_no": "x" * 65}, "order_no")):
+            response, body = yield agent.post(path, data)
+            self.assertEqual(response.code, 400, data)
+            self.assertIn(field, json.loads(body)["error"])
+        response, body = yield agent.request("POST", path, headers={b"content-type": [b"application/json"],
+                                                                   b"x-csrf-token": [agent.csrf.encode()]})
+        self.assertEqual(response.code, 400)  # no body at all: the fields are missing
+
+    @defer.inlineCallbacks
+    def test_presence_goes_to_asterisk_as_queue_pause_with_the_reason(self):
+        agent = yield self.signed_in("agent1001")
+        response, _ = yield agent.post("/api/v1/agents/1001/presence", {"state": "paused", "reason": "培训"})
+        self.assertEqual(response.code, 200)
+        response, _ = yield agent.post("/api/v1/agents/1001/presence", {"state": "wrapup"})
+        self.assertEqual(response.code, 200)
+        response, _ = yield agent.post("/api/v1/agents/1001/presence", {"state": "ready"})
+        self.assertEqual(response.code, 200)
+        self.assertEqual([fields for _, fields in self.ami.sent], [
+            [("Interface", "PJSIP/1001"), ("Paused", True), ("Reason", "培训")],
+            [("Interface", "PJSIP/1001"), ("Paused", True), ("Reason", "话后处理")],
+            [("Interface", "PJSIP/1001"), ("Paused", False), ("Reason", "")]])
+        response, body = yield agent.post("/api/v1/agents/1001/presence", {"state": "paused"})
+        self.assertEqual(response.code, 400)
+        self.assertIn("reason", json.loads(body)["error"])
+        response, _ = yield agent.request("POST", "/api/v1/agents/1001/presence",
+                                          headers={b"content-type": [b"application/json"],
+                                                   b"x-csrf-token": [agent.csrf.encode()]})
+        self.assertEqual(response.code, 400)
+
+    @defer.inlineCallbacks
+    def test_a_hostile_caller_name_is_text_on_the_supervisors_board(self):
+        yield self.store.save_call(summary(linkedid="evil", pbx=PBX, caller_name=EVIL))
+        boss = yield self.signed_in("boss")
+        _, page = yield boss.request("GET", "/supervisor")
+        self.assertNotIn(EVIL.encode(), page)
+        self.assertIn(b"&lt;img src=x onerror=alert(1)&gt;", page)
+        self.assertIn(b"13912345678", page)  # signed in: numbers in full
+
+
+class _Discard:
+    """Reads and drops a streamed body, closing the connection (the test is done with it)."""
+
+    def makeConnection(self, transport):
+        transport.stopProducing()
+
+    def dataReceived(self, data):
+        pass
+
+    def connectionLost(self, reason):
+        pass
