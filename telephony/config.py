@@ -196,6 +196,8 @@ class Web(_Listening):
     login_window_s: float = Field(300, gt=0)
     #: after-call work (话后处理): how long an agent stays out of the queues once he chooses wrap-up
     wrapup_s: float = Field(30, gt=0, le=3600)
+    #: the dial plan context a transfer dials the target extension in (capture 23: ``agents``)
+    transfer_context: str = Field("agents", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class Sim(_Listening):
@@ -207,6 +209,11 @@ class Sim(_Listening):
     time_scale: float = Field(1.0, gt=0)
 
 
+class Announcements(_Strict):
+    #: agents stay paused (未读公告) until they have acknowledged every active announcement
+    required: bool = False
+
+
 class Config(_Strict):
     pbx: PBX
     timezone: str = Field("Asia/Shanghai", description="the call centre's local time: days, reports, business hours")
@@ -216,6 +223,7 @@ class Config(_Strict):
     shifts: list[Shift] = []
     store: Store = Store()
     web: Web = Web()
+    announcements: Announcements = Announcements()
     sim: Sim | None = None
     source: str | None = Field(None, exclude=True)
 

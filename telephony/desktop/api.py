@@ -41,11 +41,12 @@ from telephony.store.model import CUSTOMER_CATEGORIES
 from telephony.store.people import Principal
 
 from .auth import Gate
-from .pop import AgentFeeds
+from .pop import AgentFeeds, presence_of
+from .shiftapi import UNREAD_REASON, ShiftRoutes
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Api", "BadRequest", "Guarded", "PresenceActions", "respond_json"]
+__all__ = ["Api", "BadRequest", "Denied", "Guarded", "PresenceActions", "body_of", "respond_json", "text_field"]
 
 MAX_BODY = 64 * 1024
 WRAPUP_REASON = "话后处理"
@@ -198,6 +199,18 @@ class PresenceActions:
             result["until"] = self.clock.seconds() + self.wrapup_s
         return result
 
+    async def hold(self, extension: str, reason: str) -> None:
+        """Pause him for ``reason`` (a gate such as unread announcements) unless he is paused already."""
+        if presence_of(self.model, extension)["paused"]:
+            return
+        await self.set(extension, "paused", reason, "supervisor")
+
+    async def release(self, extension: str, reason: str) -> None:
+        """Unpause him if it is ``reason`` that holds him (never a pause he or a supervisor chose)."""
+        now = presence_of(self.model, extension)
+        if now["paused"] and now["reason"] == reason:
+            await self.set(extension, "ready", None, "agent")
+
     def _wrapup_over(self, extension: str) -> None:
         self._wrapups.pop(extension, None)
         defer.ensureDeferred(self.set(extension, "ready", None, "agent")).addErrback(
@@ -211,12 +224,13 @@ class PresenceActions:
         self._wrapups.clear()
 
 
-class Api(Guarded):
-    """``/api/v1/…`` (see the module doc)."""
+class Api(ShiftRoutes, Guarded):
+    """``/api/v1/…`` (see the module doc, and :mod:`telephony.desktop.shiftapi` for the rest)."""
 
     def __init__(self, gate: Gate, *, store: Any, feeds: AgentFeeds, presence: PresenceActions,
                  board: Callable[[], dict[str, Any]], open_board_stream: Callable[[server.Request], Any],
-                 ami: ActionSender | None, pbx: str) -> None:
+                 ami: ActionSender | None, pbx: str, model: LiveModel, tz: str = "Asia/Shanghai",
+                 transfer_context: str = "agents", announcements_required: bool = False) -> None:
         super().__init__(gate)
         self.store = store
         self.feeds = feeds
@@ -225,7 +239,11 @@ class Api(Guarded):
         self.open_board_stream = open_board_stream
         self.ami = ami
         self.pbx = pbx
-        self.routes: list[tuple[str, tuple[str, ...], Route]] = [
+        self.model = model
+        self.tz = tz
+        self.transfer_context = transfer_context
+        self.announcements_required = announcements_required
+        self.routes: list[tuple[str, tuple[str, ...], Route]] = self.shift_routes() + [
             ("GET", ("agents", "*", "events"), self.agent_events),
             ("POST", ("agents", "*", "presence"), self.set_presence),
             ("GET", ("agents", "*", "tasks"), self.tasks),
@@ -291,13 +309,21 @@ class Api(Guarded):
     async def agent_events(self, request: server.Request, who: Principal, extension: str) -> None:
         self._own_or_supervisor(who, extension)
         self.feeds.open(request, extension)
+        if who.extension == extension:
+            try:
+                await self.gate_on_announcements(who)
+            except Exception as exc:  # the feed is open; a failed gate must not close it
+                log.warning("announcement gate for %s: %s", extension, exc)
         return None
 
     async def set_presence(self, request: server.Request, who: Principal, extension: str) -> bytes:
         self._own_or_supervisor(who, extension)
         body = body_of(request)
         by = "agent" if who.extension == extension and who.role == "agent" else "supervisor"
-        result = await self.presence.set(extension, str(body.get("state", "")), _text(body, "reason", 64), by)
+        if by == "agent" and body.get("state") == "ready" and self.announcements_required and \
+                await self.store.announcements_for(who.name, unread_only=True):
+            raise Denied(409, f"read and acknowledge the announcements first ({UNREAD_REASON})")
+        result = await self.presence.set(extension, str(body.get("state", "")), text_field(body, "reason", 64), by)
         return respond_json(request, 200, result)
 
     async def tasks(self, request: server.Request, who: Principal, extension: str) -> bytes:
@@ -353,7 +379,7 @@ class Api(Guarded):
         caller = await self._answered_by(who.extension, pbx, linkedid)
         body = body_of(request)
         wrapup = WrapUp(problem_type=str(body.get("problem_type", "")), resolution=str(body.get("resolution", "")),
-                        order_no=_text(body, "order_no", 64), notes=_text(body, "notes", 4000),
+                        order_no=text_field(body, "order_no", 64), notes=text_field(body, "notes", 4000),
                         follow_up_due=_when(body, "follow_up_due"), category=_category(body))
         try:
             saved = await self.store.save_wrapup(pbx, linkedid, who.extension, caller, wrapup)
@@ -384,7 +410,7 @@ class Api(Guarded):
         if not await self._may_see_customer(who, normal):
             raise Denied(404, "no customer of yours with that number")
         body = body_of(request)
-        fields = {name: _text(body, name, 4000 if name == "notes" else 255) for name in ("name", "company", "notes")
+        fields = {name: text_field(body, name, 4000 if name == "notes" else 255) for name in ("name", "company", "notes")
                   if name in body}
         if "category" in body:
             fields["category"] = _category(body)
@@ -419,7 +445,7 @@ def _number(text: str) -> str:
         raise BadRequest(str(exc)) from None
 
 
-def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
+def text_field(body: dict[str, Any], name: str, limit: int) -> str | None:
     value = body.get(name)
     if value is None:
         return None
@@ -432,7 +458,7 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
 
 
 def _when(body: dict[str, Any], name: str) -> datetime | None:
-    text = _text(body, name, 64)
+    text = text_field(body, name, 64)
     if text is None:
         return None
     try:
@@ -445,7 +471,7 @@ def _when(body: dict[str, Any], name: str) -> datetime | None:
 
 
 def _category(body: dict[str, Any]) -> str | None:
-    value = _text(body, "category", 16)
+    value = text_field(body, "category", 16)
     if value is not None and value not in CUSTOMER_CATEGORIES:
         raise BadRequest(f"category: one of {' / '.join(CUSTOMER_CATEGORIES)}")
     return value

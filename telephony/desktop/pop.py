@@ -24,7 +24,7 @@ agent by ``remember`` (for wrap-ups saved after the call ended).
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
@@ -105,6 +105,8 @@ class AgentFeeds:
         self._offers: dict[str, _Offer] = {}  #: by offer id
         self._taken: dict[str, deque[TakenCall]] = {}
         self._remember = remember
+        #: transfer notes by linkedid, shown in the receiver's pop (bounded like the calls remembered)
+        self._notes: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
         self._keepalive = task.LoopingCall(self._send_keepalive)
         self._keepalive.clock = clock
@@ -154,6 +156,13 @@ class AgentFeeds:
                    for o in self._offers.values() if o.extension == extension and not o.finished]
         return current + list(reversed(self._taken.get(extension, ())))
 
+    def note_transfer(self, linkedid: str, *, from_agent: str, to: str, note: str | None) -> None:
+        """The agent passing the caller on says why: the receiver's pop for this call shows it."""
+        self._notes[linkedid] = {"from": from_agent, "to": to, "note": note}
+        self._notes.move_to_end(linkedid)
+        while len(self._notes) > self._remember * 20:
+            self._notes.popitem(last=False)
+
     # -- events ---------------------------------------------------------------------------------------
 
     def on_event(self, event: ev.DomainEvent) -> None:
@@ -189,11 +198,16 @@ class AgentFeeds:
         # ring is 1 unless the daemon started (or the link came back) while the phone rang
         self._offers[event.offer_id] = _Offer(event.agent, event.linkedid, event.caller)
         base = self._data(event, caller=event.caller, caller_name=event.caller_name, queue=event.queue,
-                          ring=event.ring, offer_id=event.offer_id, agent=event.agent, messages=[])
+                          ring=event.ring, offer_id=event.offer_id, agent=event.agent, messages=[],
+                          transfer_note=self._note_for(event.linkedid, event.agent))
         lookup = (defer.maybeDeferred(self.facts.pop_facts, event.caller) if self.facts is not None
                   else defer.succeed({"customer": None, "history": [], "callbacks": []}))
         lookup.addCallbacks(lambda facts: self._popped(event.offer_id, {**base, **facts}),
                             lambda failure: self._lookup_failed(failure, event, base))
+
+    def _note_for(self, linkedid: str, agent: str) -> dict[str, Any] | None:
+        note = self._notes.get(linkedid)
+        return note if note is not None and note["from"] != agent else None
 
     def _popped(self, offer_id: str, pop: dict[str, Any]) -> None:
         offer = self._offers.get(offer_id)

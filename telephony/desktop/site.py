@@ -286,6 +286,8 @@ class Screens:
     login_max_failures: int = 5
     login_window_s: float = 300.0
     wrapup_s: float = 30.0
+    transfer_context: str = "agents"
+    announcements_required: bool = False
 
 
 def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, model: LiveModel, bus: EventBus,
@@ -301,7 +303,9 @@ def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, 
     presence = PresenceActions(screens.ami, screens.store, clock, model, pbx, screens.wrapup_s)
     root.children[b"api"].putChild(b"v1", Api(gate, store=screens.store, feeds=feeds, presence=presence,
                                               board=full.board, open_board_stream=full.open_stream,
-                                              ami=screens.ami, pbx=pbx))
+                                              ami=screens.ami, pbx=pbx, model=model, tz=zone.key,
+                                              transfer_context=screens.transfer_context,
+                                              announcements_required=screens.announcements_required))
     root.putChild(b"login", LoginPage(gate, zone, _language))
     root.putChild(b"logout", LogoutResource(gate))
     root.putChild(b"agent", AgentPage(gate, zone, _language, pbx))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from telephony.store.db import upsert
 from telephony.store.model import AlertRow, as_utc, fact_key
 
-__all__ = ["Alert", "acknowledge_alert", "open_alerts", "record_alert"]
+__all__ = ["Alert", "acknowledge_alert", "acknowledge_alert_fact", "open_alerts", "record_alert"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,15 @@ def acknowledge_alert(session: Session, alert_id: int, *, at: float | datetime) 
     """Mark the alert seen at ``at``; False when there is no such open alert (unknown or seen before)."""
     stmt = (update(AlertRow).where(AlertRow.id == alert_id, AlertRow.acknowledged_at.is_(None))
             .values(acknowledged_at=as_utc(at)))
+    return session.execute(stmt).rowcount == 1
+
+
+def acknowledge_alert_fact(session: Session, pbx: str, kind: str, at: float | datetime, agent: str | None,
+                           queue: str | None, linkedid: str | None, *, now: float | datetime) -> bool:
+    """Acknowledge the alert known by its facts (what a board shows of it) → False when it is not open."""
+    key = fact_key(kind, as_utc(at), agent, queue, linkedid)
+    stmt = (update(AlertRow).where(AlertRow.pbx == pbx, AlertRow.fact_key == key, AlertRow.acknowledged_at.is_(None))
+            .values(acknowledged_at=as_utc(now)))
     return session.execute(stmt).rowcount == 1
 
 

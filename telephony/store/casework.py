@@ -23,8 +23,8 @@ from telephony.store.db import upsert
 from telephony.store.model import (CUSTOMER_CATEGORIES, PROBLEM_TYPES, RESOLUTIONS, CallRow, OfferRow, TaskRow,
                                    WrapUpRow)
 
-__all__ = ["WrapUp", "WrapUpProblem", "agent_may_see_call", "agent_serves_customer", "close_task", "open_tasks",
-           "pop_facts", "save_wrapup", "wrapup_for"]
+__all__ = ["WrapUp", "WrapUpProblem", "add_task", "agent_may_see_call", "agent_serves_customer", "close_task",
+           "open_tasks", "pop_facts", "save_wrapup", "wrapup_for"]
 
 HISTORY = 10  #: earlier calls in a pop (CONTRACTS: up to 10, newest first)
 MAX_NOTES = 4000
@@ -122,6 +122,16 @@ def pop_facts(session: Session, number: str | None, *, limit: int = HISTORY) -> 
             select(TaskRow).where(TaskRow.customer_e164 == normal, TaskRow.status == "open")
             .order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.id).limit(limit))],
     }
+
+
+def add_task(session: Session, owner: str, kind: str, text: str | None, *, customer: str | None, now: datetime,
+             pbx: str | None = None, linkedid: str | None = None, due_at: datetime | None = None) -> int:
+    """A new open task for ``owner`` (e.g. "follow the transferred case and report back") → its id."""
+    row = TaskRow(pbx=pbx, linkedid=linkedid, owner=owner, customer_e164=e164_or_none(customer), kind=kind, text=text,
+                  due_at=due_at, status="open", created_at=now)
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def open_tasks(session: Session, owner: str) -> list[dict[str, Any]]:

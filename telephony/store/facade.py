@@ -21,6 +21,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.python.threadpool import ThreadPool
 
 from telephony.live.events import CallSummary
-from telephony.store import agents, alerts, calls, casework, customers, people, report
+from telephony.store import agents, alerts, calls, casework, customers, people, report, shift
 from telephony.store.db import describe
 from telephony.store.model import as_utc
 from telephony.store.upgrade import open_database
@@ -172,6 +173,38 @@ class _Operations:
 
     def close_task(self, task_id: int, *, by: str | None):
         return self._run(casework.close_task, task_id, by=by, now=self._now())
+
+    def add_task(self, owner: str, kind: str, text: str | None, *, customer: str | None, pbx: str | None = None,
+                 linkedid: str | None = None, due_at: datetime | None = None):
+        return self._run(casework.add_task, owner, kind, text, customer=customer, now=self._now(), pbx=pbx,
+                         linkedid=linkedid, due_at=due_at)
+
+    def post_announcement(self, kind: str, title: str, body: str, *, by: str):
+        return self._run(shift.post_announcement, kind, title, body, by=by, now=self._now())
+
+    def announcements_for(self, username: str, *, unread_only: bool = False):
+        return self._run(shift.announcements_for, username, unread_only=unread_only)
+
+    def acknowledge_announcement(self, announcement_id: int, username: str):
+        return self._run(shift.acknowledge_announcement, announcement_id, username, now=self._now())
+
+    def search_faq(self, text: str):
+        return self._run(shift.search_faq, text)
+
+    def hand_over(self, from_agent: str, to_username: str, note: str | None, *, tz: str):
+        now = self._now()
+        return self._run(shift.hand_over, from_agent, to_username, note, day=now.astimezone(ZoneInfo(tz)).date(),
+                         tz=tz, now=now)
+
+    def pending_handovers(self, agent: str):
+        return self._run(shift.pending_handovers, agent)
+
+    def acknowledge_handover(self, handover_id: int, agent: str):
+        return self._run(shift.acknowledge_handover, handover_id, agent, now=self._now())
+
+    def acknowledge_alert_fact(self, pbx: str, kind: str, at: float, agent: str | None, queue: str | None,
+                               linkedid: str | None):
+        return self._run(alerts.acknowledge_alert_fact, pbx, kind, at, agent, queue, linkedid, now=self._now())
 
     def agent_serves_customer(self, agent: str, number: str):
         return self._run(casework.agent_serves_customer, agent, number)

@@ -15,14 +15,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, MetaData,
-                        String, Text, UniqueConstraint, false)
+                        String, Text, UniqueConstraint, false, true)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["CUSTOMER_CATEGORIES", "PROBLEM_TYPES", "RESOLUTIONS", "ROLES", "AgentEventRow", "AlertRow", "ApiTokenRow",
-           "Base", "CallRow", "CustomerRow", "OfferRow", "PauseRequestRow", "SessionRow", "TaskRow", "UTCDateTime",
-           "UserRow", "WrapUpRow", "as_utc", "fact_key", "metadata"]
+           "AnnouncementReadRow", "AnnouncementRow", "Base", "CallRow", "CustomerRow", "HandoverRow", "OfferRow",
+           "PauseRequestRow", "SessionRow", "TaskRow", "UTCDateTime", "UserRow", "WrapUpRow", "as_utc", "fact_key",
+           "metadata"]
 
 #: Constraint names are spelled out so migrations (and SQLite's batch mode, which must name what it
 #: drops) refer to the same names on every database.
@@ -358,3 +359,51 @@ class TaskRow(Base):
     status: Mapped[str] = mapped_column(String(8))  #: open | done
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+
+
+class HandoverRow(Base):
+    """A shift handover (交接班): the leaving agent's day and open items, handed to a colleague who
+    must acknowledge them at his next sign-in."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (Index(None, "to_agent", "acknowledged_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_agent: Mapped[str] = mapped_column(String(64))
+    to_agent: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    #: the day's figures and the items handed over, as they were at the handover
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+
+
+#: What a supervisor posts on the board before a shift (岗前 信息同步).
+ANNOUNCEMENT_KINDS = ("announcement", "faq")
+
+
+class AnnouncementRow(Base):
+    """An announcement (a new product, a promotion, a process change) or an FAQ entry."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (Index(None, "kind", "active"), _one_of("kind", ANNOUNCEMENT_KINDS, "kind"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    posted_by: Mapped[str] = mapped_column(String(64))
+    posted_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+
+
+class AnnouncementReadRow(Base):
+    """Who acknowledged which announcement, and when."""
+
+    __tablename__ = "announcement_reads"
+    __table_args__ = (UniqueConstraint("announcement_id", "username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(64))
+    read_at: Mapped[datetime]

@@ -26,7 +26,9 @@ from telephony.live.model import LiveModel
 from telephony.store import Store
 from telephony.store.facade import open_store
 from telephony.store.upgrade import upgrade
+from tests.amiscript import Pbx
 from tests.integration.test_store_calls import summary
+from tests.unit.test_desktop_snapshot import play
 
 EVIL = "<img src=x onerror=alert(1)>"
 PASSWORD = "correct horse"
@@ -34,13 +36,21 @@ PBX = "default"
 
 
 class FakeAMI:
-    """Takes actions as Asterisk would take them, and remembers them."""
+    """Takes actions and remembers them; a QueuePause reaches the live model as Asterisk's
+    ``QueueMemberPause`` would (the agent is a member of ``support``)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, list]] = []
+        self.model: LiveModel | None = None
+        self.bus: EventBus | None = None
 
     def action(self, name, fields=None, *, timeout=None):
         self.sent.append((name, list(fields or [])))
+        if name == "QueuePause" and self.model is not None:
+            values = dict(fields)
+            agent = values["Interface"].split("/")[1]
+            self.bus.publish_all(self.model.apply(Pbx().pause("support", agent, values["Paused"], values["Reason"]),
+                                                  reactor.seconds()))
         return defer.succeed(None)
 
 
@@ -113,6 +123,7 @@ class Person:
 
 class ScreensTestCase(unittest.TestCase):
     timeout = 30
+    announcements_required = False
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -141,8 +152,13 @@ class ScreensTestCase(unittest.TestCase):
         self.model = LiveModel(PBX)
         self.bus = EventBus()
         self.ami = FakeAMI()
+        self.ami.model, self.ami.bus = self.model, self.bus
+        for agent in ("1001", "1002", "1003"):
+            self.model.apply(Pbx().member_status("support", agent), reactor.seconds())
+        screens = Screens(store=self.store, ami=self.ami, wrapup_s=60,
+                          announcements_required=self.announcements_required)
         self.web = WebService(host="127.0.0.1", port=0, model=self.model, bus=self.bus, clock=reactor,
-                              store=self.store, pbx=PBX, screens=Screens(store=self.store, ami=self.ami, wrapup_s=60))
+                              store=self.store, pbx=PBX, screens=screens)
         self.web.startService()
         self.addCleanup(self.web.stopService)
         self.pool = HTTPConnectionPool(reactor, persistent=True)
@@ -417,6 +433,110 @@ class DeskTests(ScreensTestCase):
         self.assertNotIn(EVIL.encode(), page)
         self.assertIn(b"&lt;img src=x onerror=alert(1)&gt;", page)
         self.assertIn(b"13912345678", page)  # signed in: numbers in full
+
+
+class AroundTheCallTests(ScreensTestCase):
+    @defer.inlineCallbacks
+    def test_a_transfer_asks_the_caller_first_then_goes_to_asterisk_and_leaves_a_follow_up(self):
+        play("08-", self.model, self.bus, until=3.0, base=reactor.seconds() - 3.0)  # 1001 talks with Zhou Jie
+        talking = next(c for c in self.model.calls.values() if c.talking_with == "1001")
+        path = f"/api/v1/calls/{PBX}/{talking.linkedid}/transfer"
+        agent, other = (yield self.signed_in("agent1001")), (yield self.signed_in("agent1002"))
+        response, body = yield agent.post(path, {"to": "1003", "note": "需要技术支持"})
+        self.assertEqual(response.code, 400)
+        self.assertIn("caller_agreed", json.loads(body)["error"])
+        response, _ = yield other.post(path, {"to": "1003", "caller_agreed": True})
+        self.assertEqual(response.code, 404)  # not his call
+        response, body = yield agent.post(path, {"to": "1003", "note": "需要技术支持", "caller_agreed": True})
+        self.assertEqual(response.code, 202, body)
+        name, fields = self.ami.sent[-1]
+        self.assertEqual(name, "BlindTransfer")
+        self.assertEqual(dict(fields)["Context"], "agents")
+        self.assertEqual(dict(fields)["Exten"], "1003")
+        self.assertTrue(dict(fields)["Channel"].startswith("PJSIP/1001-"))
+        _, tasks = yield agent.get_json("/api/v1/agents/1001/tasks")
+        self.assertEqual([(t["kind"], t["text"]) for t in tasks["tasks"]], [("transfer", "→ 1003：需要技术支持")])
+
+    @defer.inlineCallbacks
+    def test_a_handover_moves_the_open_items_and_waits_for_the_colleagues_acknowledgement(self):
+        yield self.store.add_task("1001", "follow_up", "回电确认退款", customer="13800138000")
+        leaving, coming = (yield self.signed_in("agent1001")), (yield self.signed_in("agent1002"))
+        response, body = yield leaving.post("/api/v1/agents/1001/handover", {"to": "agent1009"})
+        self.assertEqual(response.code, 400)
+        self.assertIn("no agent named", json.loads(body)["error"])
+        response, body = yield leaving.post("/api/v1/agents/1001/handover", {"to": "agent1002", "note": "张三的退款"})
+        self.assertEqual(response.code, 200, body)
+        handover = json.loads(body)
+        self.assertEqual(handover["summary"]["day"]["calls_answered"], 0)
+        self.assertEqual([i["text"] for i in handover["summary"]["items"]], ["回电确认退款"])
+        _, mine = yield leaving.get_json("/api/v1/agents/1001/tasks")
+        _, theirs = yield coming.get_json("/api/v1/agents/1002/tasks")
+        self.assertEqual((mine["tasks"], [t["text"] for t in theirs["tasks"]]), ([], ["回电确认退款"]))
+        _, pending = yield coming.get_json("/api/v1/agents/1002/handovers")
+        self.assertEqual([(h["from"], h["note"]) for h in pending["handovers"]], [("1001", "张三的退款")])
+        response, _ = yield leaving.post(f"/api/v1/handovers/{handover['id']}/ack", {})
+        self.assertEqual(response.code, 404)  # not his to acknowledge
+        response, _ = yield coming.post(f"/api/v1/handovers/{handover['id']}/ack", {})
+        self.assertEqual(response.code, 200)
+        _, pending = yield coming.get_json("/api/v1/agents/1002/handovers")
+        self.assertEqual(pending["handovers"], [])
+
+    @defer.inlineCallbacks
+    def test_announcements_are_posted_by_supervisors_read_by_agents_and_the_faq_is_searchable(self):
+        boss, agent = (yield self.signed_in("boss")), (yield self.signed_in("agent1001"))
+        response, _ = yield agent.post("/api/v1/announcements", {"title": "x", "body": "y"})
+        self.assertEqual(response.code, 403)
+        response, body = yield boss.post("/api/v1/announcements", {"title": "双十二促销", "body": "满300减50"})
+        self.assertEqual(response.code, 201)
+        first = json.loads(body)["id"]
+        yield boss.post("/api/v1/announcements", {"kind": "faq", "title": "退款多久到账", "body": "原路退回，3至5个工作日"})
+        _, listed = yield agent.get_json("/api/v1/announcements")
+        self.assertEqual([(a["title"], a["read"]) for a in listed["announcements"]], [("双十二促销", False)])
+        response, body = yield agent.post(f"/api/v1/announcements/{first}/ack", {})
+        self.assertEqual((response.code, json.loads(body)["unread"]), (200, 0))
+        _, found = yield agent.get_json("/api/v1/faq?" + urlencode({"q": "退款"}))
+        self.assertEqual([f["title"] for f in found["faq"]], ["退款多久到账"])
+        _, found = yield agent.get_json("/api/v1/faq?" + urlencode({"q": "工作日"}))
+        self.assertEqual(len(found["faq"]), 1)
+        _, found = yield agent.get_json("/api/v1/faq?q=%25")  # a wildcard is a character, not "anything"
+        self.assertEqual(found["faq"], [])
+
+    @defer.inlineCallbacks
+    def test_a_supervisor_acknowledges_a_guard_alert_by_what_the_board_shows_of_it(self):
+        at = reactor.seconds() - 5
+        yield self.store.record_alert(PBX, at, "miss", agent="1002", queue="support", linkedid="L9")
+        boss, agent = (yield self.signed_in("boss")), (yield self.signed_in("agent1001"))
+        facts = {"kind": "miss", "at": at, "agent": "1002", "queue": "support", "linkedid": "L9"}
+        response, _ = yield agent.post("/api/v1/alerts/ack", facts)
+        self.assertEqual(response.code, 403)
+        response, _ = yield boss.post("/api/v1/alerts/ack", facts)
+        self.assertEqual(response.code, 200)
+        self.assertEqual((yield self.store.open_alerts(PBX)), [])
+        response, _ = yield boss.post("/api/v1/alerts/ack", facts)
+        self.assertEqual(response.code, 404)  # once is enough
+
+
+class AnnouncementGateTests(ScreensTestCase):
+    announcements_required = True
+
+    @defer.inlineCallbacks
+    def test_an_agent_with_unread_announcements_stays_paused_until_he_has_read_them(self):
+        boss = yield self.signed_in("boss")
+        _, body = yield boss.post("/api/v1/announcements", {"title": "新流程", "body": "投诉一律登记订单号"})
+        announcement = json.loads(body)["id"]
+        agent = yield self.signed_in("agent1001")
+        response, _ = yield agent.request("GET", "/api/v1/agents/1001/events", read=False)
+        response.deliverBody(_Discard())
+        yield self.store.announcements_for("agent1001")  # a store round trip: the gate's own has run by now
+        self.assertIn(("QueuePause", [("Interface", "PJSIP/1001"), ("Paused", True), ("Reason", "未读公告")]),
+                      self.ami.sent)
+        response, body = yield agent.post("/api/v1/agents/1001/presence", {"state": "ready"})
+        self.assertEqual(response.code, 409)
+        self.assertIn("未读公告", json.loads(body)["error"])
+        response, _ = yield agent.post(f"/api/v1/announcements/{announcement}/ack", {})
+        self.assertEqual(response.code, 200)
+        self.assertEqual(self.ami.sent[-1], ("QueuePause", [("Interface", "PJSIP/1001"), ("Paused", False),
+                                                            ("Reason", "")]))
 
 
 class _Discard:

@@ -44,7 +44,7 @@ def test_users_are_added_listed_by_name_and_removed(sync_store):
     assert sync_store.list_users() == [("boss@centre", "supervisor", None), ("zhang.wei", "agent", "1001")]
 
 
-def test_the_password_is_stored_as_an_argon2id_hash_never_in_clear(sync_store):
+def test_passwords_are_stored_as_argon2id_hashes_and_a_name_or_an_agents_extension_is_taken_once(sync_store):
     sync_store.add_user("zhang", "agent", PASSWORD, extension="1001")
     sync_store.add_user("wang", "agent", PASSWORD, extension="1002")
     stored = [password_hash(sync_store, "zhang"), password_hash(sync_store, "wang")]
@@ -52,6 +52,13 @@ def test_the_password_is_stored_as_an_argon2id_hash_never_in_clear(sync_store):
         assert one.startswith("$argon2id$")
         assert PASSWORD not in one and PASSWORD.replace(" ", "") not in one
     assert stored[0] != stored[1]  # salted: the same password hashes differently
+
+    # the same name again, or an agent on an extension that is taken: refused, before any hashing
+    with pytest.raises(UserProblem, match="user 'zhang' exists already"):
+        sync_store.add_user("zhang", "supervisor", "another password")
+    with pytest.raises(UserProblem, match="extension 1001 belongs to another agent"):
+        sync_store.add_user("li", "agent", "another password", extension="1001")
+    assert sync_store.list_users() == [("wang", "agent", "1002"), ("zhang", "agent", "1001")]
 
 
 REFUSED_USERS = [  # (username, role, password, extension) → what the message says
@@ -72,15 +79,6 @@ def test_a_user_that_cannot_be_made_is_refused_saying_why(sync_store):
         with pytest.raises(UserProblem, match=message):
             sync_store.add_user(username, role, password, extension=extension)
     assert sync_store.list_users() == []
-
-
-def test_a_second_user_of_the_same_name_or_an_agent_on_a_taken_extension_is_refused(sync_store):
-    sync_store.add_user("zhang", "agent", PASSWORD, extension="1001")
-    with pytest.raises(UserProblem, match="user 'zhang' exists already"):
-        sync_store.add_user("zhang", "supervisor", "another password")
-    with pytest.raises(UserProblem, match="extension 1001 belongs to another agent"):
-        sync_store.add_user("wang", "agent", "another password", extension="1001")
-    assert sync_store.list_users() == [("zhang", "agent", "1001")]
 
 
 # -- signing in ----------------------------------------------------------------------------------
@@ -140,9 +138,17 @@ def test_a_wrong_password_and_an_unknown_user_both_give_none_and_no_session(sync
 def test_a_new_password_ends_the_users_sessions_and_only_it_signs_in(sync_store):
     sync_store.add_user("zhang", "agent", PASSWORD, extension="1001")
     sync_store.add_user("wang", "agent", PASSWORD, extension="1002")
-    token, _ = sync_store.sign_in("zhang", PASSWORD, TTL)
+    token, principal = sync_store.sign_in("zhang", PASSWORD, TTL)
     other_token, other = sync_store.sign_in("wang", PASSWORD, TTL)
     old_hash = password_hash(sync_store, "zhang")
+
+    with pytest.raises(UserProblem, match="at least 8 characters"):
+        sync_store.set_password("zhang", "short")
+    with pytest.raises(UserProblem, match="no user 'nobody'"):
+        sync_store.set_password("nobody", "long enough")
+    assert sync_store.principal_for_session(token) == principal  # a refused change ends nothing
+    assert password_hash(sync_store, "zhang") == old_hash
+
     sync_store.set_password("zhang", "a new password")
     assert sync_store.principal_for_session(token) is None
     assert sync_store.principal_for_session(other_token) == other  # another user's session stays
@@ -150,16 +156,6 @@ def test_a_new_password_ends_the_users_sessions_and_only_it_signs_in(sync_store)
     assert new_hash != old_hash and new_hash.startswith("$argon2id$") and "a new password" not in new_hash
     assert sync_store.sign_in("zhang", PASSWORD, TTL) is None
     assert sync_store.sign_in("zhang", "a new password", TTL) is not None
-
-
-def test_a_new_password_is_refused_when_short_or_for_an_unknown_user(sync_store):
-    sync_store.add_user("zhang", "agent", PASSWORD, extension="1001")
-    token, principal = sync_store.sign_in("zhang", PASSWORD, TTL)
-    with pytest.raises(UserProblem, match="at least 8 characters"):
-        sync_store.set_password("zhang", "short")
-    with pytest.raises(UserProblem, match="no user 'nobody'"):
-        sync_store.set_password("nobody", "long enough")
-    assert sync_store.principal_for_session(token) == principal  # a refused change ends nothing
 
 
 def test_removing_the_user_ends_his_sessions(sync_store):

@@ -197,3 +197,17 @@ def test_events_are_one_json_object_each(rig):
         for line in block.splitlines():
             if line.startswith("data: "):
                 assert isinstance(json.loads(line[6:]), dict)
+
+
+def test_a_transfer_note_pops_at_the_receiver_and_not_at_the_sender(rig):
+    bus, facts, feeds, site = rig
+    sender, receiver = Client(site, b"/feed/1001"), Client(site, b"/feed/1003")
+    feeds.note_transfer("L1", from_agent="1001", to="1003", note="需要技术支持")
+    bus.publish(ringing(1, agent="1003"))
+    bus.publish(ringing(1, agent="1001", linkedid="L1"))
+    for d in facts.pending:
+        d.callback(FACTS)
+    (_, pop), = events_of(receiver)
+    assert pop["transfer_note"] == {"from": "1001", "to": "1003", "note": "需要技术支持"}
+    (_, own), = events_of(sender)
+    assert own["transfer_note"] is None

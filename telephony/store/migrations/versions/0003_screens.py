@@ -2,7 +2,8 @@
 
 * users, sessions, api_tokens: sign-in for people and programs (hashes only, never a secret);
 * wrapups: the agent's after-call record (problem type, order number, notes, resolution);
-* tasks: follow-ups owed to customers;
+* tasks: follow-ups owed to customers; handovers: a shift's open items handed to a colleague;
+* announcements (and FAQ entries) with who has read them;
 * calls.caller_e164 and customers.number in E.164, so ``013800138000`` and ``+86 138 0013 8000`` are
   one customer.  Existing rows are converted here; a customer number that is not a valid phone number
   keeps its digits (nobody calls from it, so no pop can miss it).
@@ -108,6 +109,42 @@ def upgrade() -> None:
     )
     op.create_index("ix_tasks_owner_status", "tasks", ["owner", "status"])
     op.create_index("ix_tasks_customer_e164_status", "tasks", ["customer_e164", "status"])
+    op.create_table(
+        "handovers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("from_agent", sa.String(64), nullable=False),
+        sa.Column("to_agent", sa.String(64), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTC, nullable=False),
+        sa.Column("acknowledged_at", UTC, nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_handovers"),
+    )
+    op.create_index("ix_handovers_to_agent_acknowledged_at", "handovers", ["to_agent", "acknowledged_at"])
+    op.create_table(
+        "announcements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("title", sa.String(255), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("posted_by", sa.String(64), nullable=False),
+        sa.Column("posted_at", UTC, nullable=False),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.CheckConstraint(_one_of("kind", ("announcement", "faq")), name="ck_announcements_kind"),
+        sa.PrimaryKeyConstraint("id", name="pk_announcements"),
+    )
+    op.create_index("ix_announcements_kind_active", "announcements", ["kind", "active"])
+    op.create_table(
+        "announcement_reads",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("announcement_id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(64), nullable=False),
+        sa.Column("read_at", UTC, nullable=False),
+        sa.ForeignKeyConstraint(["announcement_id"], ["announcements.id"],
+                                name="fk_announcement_reads_announcement_id_announcements", ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name="pk_announcement_reads"),
+        sa.UniqueConstraint("announcement_id", "username", name="uq_announcement_reads_announcement_id_username"),
+    )
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("caller_e164", sa.String(32), nullable=True))
     op.create_index("ix_calls_caller_e164_entered_at", "calls", ["caller_e164", "entered_at"])
@@ -148,6 +185,9 @@ def downgrade() -> None:
     # 0002 looked customers up by digits only: give them back digits (the E.164 digits, country
     # code included, since the form they were first written in is gone).
     op.execute("UPDATE customers SET number = substr(number, 2) WHERE number LIKE '+%'")
+    op.drop_table("announcement_reads")
+    op.drop_table("announcements")
+    op.drop_table("handovers")
     op.drop_table("tasks")
     op.drop_table("wrapups")
     op.drop_table("api_tokens")
