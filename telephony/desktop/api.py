@@ -12,6 +12,7 @@ POST     calls/{pbx}/{linkedid}/wrapup           the agent's wrap-up of a call h
 GET      customers/{number}                      the customer card and the number's history
 POST     customers/{number}                      change the card (name, company, notes, category)
 GET      board  ·  board/events                  the live board, numbers in full (supervisors)
+GET      queues/today                            each queue's day: service level, misses, abandons
 POST     agents/{ext}/spy                        listen / whisper / barge on his call (supervisors)
 =======  ======================================  ==========================================================
 
@@ -230,7 +231,8 @@ class Api(ShiftRoutes, Guarded):
     def __init__(self, gate: Gate, *, store: Any, feeds: AgentFeeds, presence: PresenceActions,
                  board: Callable[[], dict[str, Any]], open_board_stream: Callable[[server.Request], Any],
                  ami: ActionSender | None, pbx: str, model: LiveModel, tz: str = "Asia/Shanghai",
-                 transfer_context: str = "agents", announcements_required: bool = False) -> None:
+                 transfer_context: str = "agents", announcements_required: bool = False,
+                 rings_allowed: Any = 3) -> None:
         super().__init__(gate)
         self.store = store
         self.feeds = feeds
@@ -243,6 +245,7 @@ class Api(ShiftRoutes, Guarded):
         self.tz = tz
         self.transfer_context = transfer_context
         self.announcements_required = announcements_required
+        self.rings_allowed = rings_allowed
         self.routes: list[tuple[str, tuple[str, ...], Route]] = self.shift_routes() + [
             ("GET", ("agents", "*", "events"), self.agent_events),
             ("POST", ("agents", "*", "presence"), self.set_presence),
@@ -255,6 +258,7 @@ class Api(ShiftRoutes, Guarded):
             ("POST", ("customers", "*"), self.edit_customer),
             ("GET", ("board",), self.live_board),
             ("GET", ("board", "events"), self.board_events),
+            ("GET", ("queues", "today"), self.queues_today),
         ]
 
     def _route(self, request: server.Request, method: str) -> tuple[Route, list[str]]:
@@ -424,6 +428,11 @@ class Api(ShiftRoutes, Guarded):
     async def live_board(self, request: server.Request, who: Principal) -> bytes:
         self._supervisor(who)
         return respond_json(request, 200, self.board())
+
+    async def queues_today(self, request: server.Request, who: Principal) -> bytes:
+        self._supervisor(who)
+        rows = await self.store.queues_today(self.pbx, tz=self.tz, rings_allowed=self.rings_allowed)
+        return respond_json(request, 200, {"queues": rows})
 
     async def board_events(self, request: server.Request, who: Principal) -> None:
         self._supervisor(who)

@@ -9,6 +9,7 @@ hour).  A duration that keeps growing carries ``data-since`` (epoch seconds) so 
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -211,8 +212,14 @@ def alert_text(t: Catalog, alert: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def alert_facts(alert: dict[str, Any]) -> str:
+    """What names an alert (the supervisor's acknowledgement sends it back), as JSON."""
+    return json.dumps({k: alert.get(k) for k in ("kind", "at", "agent", "queue", "linkedid")}, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
 def alert_list(t: Catalog, data: list[dict[str, Any]], tz: ZoneInfo, limit: int) -> Html:
-    items = [el("li", {"class": f"alert alert-{a['kind']}", "title": a["detail"]},
+    items = [el("li", {"class": f"alert alert-{a['kind']}", "title": a["detail"], "data-alert": alert_facts(a)},
                 el("time", None, clock_time(a["at"], tz)), " ", alert_text(t, a))
              for a in data]
     return el("ol", {"id": "alert-list", "data-empty": t.t("no_alerts"), "data-limit": limit},

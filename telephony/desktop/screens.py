@@ -96,7 +96,19 @@ def agent_page(t: Catalog, who: Principal, *, tz: ZoneInfo, now: float, pbx: str
               t.t("screen.ring_warning")),
            el("p", {"id": "greeting", "class": "script"}, t.t("screen.greeting")),
            el("p", {"id": "apologise", "class": "script warning", "hidden": True}, t.t("screen.apologise")),
-           el("p", {"id": "pop-ended", "class": "ended", "hidden": True}))))
+           el("p", {"id": "transfer-note", "class": "hint", "hidden": True}),
+           el("p", {"id": "pop-ended", "class": "ended", "hidden": True}),
+           el("form", {"id": "transfer-form", "class": "card", "hidden": True},
+              el("p", {"class": "hint"}, t.t("screen.transfer_hint")),
+              el("label", None, t.t("screen.transfer_to"), el("input", {"name": "to", "required": True,
+                                                                         "maxlength": 32})),
+              el("label", None, t.t("screen.transfer_how"), el("select", {"name": "how"}, _options(
+                  ("blind", "attended"), lambda h: t.t(f"screen.transfer.{h}")))),
+              el("label", None, t.t("screen.transfer_note"), el("input", {"name": "note", "maxlength": 1000})),
+              el("label", {"class": "check"}, el("input", {"type": "checkbox", "name": "caller_agreed",
+                                                           "value": "true", "required": True}),
+                 t.t("screen.transfer_agreed")),
+              el("button", {"type": "submit"}, t.t("screen.transfer")), el("span", {"class": "result"})))))
     card = section("customer", t.t("screen.customer"), el(
         "form", {"id": "customer-form", "class": "card"},
         el("p", {"id": "new-customer", "class": "hint", "hidden": True}, t.t("screen.new_customer")),
@@ -124,7 +136,18 @@ def agent_page(t: Catalog, who: Principal, *, tz: ZoneInfo, now: float, pbx: str
                                                      _options(CUSTOMER_CATEGORIES, str, blank="—"))),
         el("button", {"type": "submit"}, t.t("screen.save_wrapup")), el("span", {"class": "result"})))
     tasks = section("tasks", t.t("screen.tasks"), el("ul", {"id": "task-list"}))
-    main = el("main", {"class": "desk"}, presence, pop, card, history, wrapup, tasks)
+    news = section("announcements", t.t("screen.announcements"), join(
+        el("ul", {"id": "announcement-list"}),
+        el("h3", None, t.t("screen.handovers_waiting")), el("ul", {"id": "handover-list"}),
+        el("h3", None, t.t("screen.faq")),
+        el("input", {"id": "faq-search", "type": "search", "maxlength": 100, "placeholder": t.t("screen.faq_search")}),
+        el("ul", {"id": "faq-list"})))
+    handover = section("handover", t.t("screen.handover"), el(
+        "form", {"id": "handover-form", "class": "card"},
+        el("label", None, t.t("screen.handover_to"), el("input", {"name": "to", "required": True, "maxlength": 64})),
+        el("label", None, t.t("screen.notes"), el("textarea", {"name": "note", "maxlength": 4000, "rows": 2})),
+        el("button", {"type": "submit"}, t.t("screen.handover_send")), el("span", {"class": "result"})))
+    main = el("main", {"class": "desk"}, pop, card, history, presence, wrapup, tasks, news, handover)
     return layout(t, title=t.t("screen.agent_title"), body=join(header, main), tz=tz, now=now, page="agent",
                   data={"ext": who.extension or "", "csrf": who.csrf_token or "", "pbx": pbx})
 
@@ -246,8 +269,21 @@ class SupervisorPage(_Page):
                el("button", {"type": "button", "data-spy": "whisper"}, t.t("screen.whisper")),
                el("button", {"type": "button", "data-spy": "barge"}, t.t("screen.barge"))),
             el("p", {"class": "result", "role": "status"})))
+        today = section("today", t.t("screen.today"), el(
+            "table", None,
+            el("thead", None, el("tr", None, [el("th", None, t.t(k)) for k in (
+                "col_queue", "screen.today_calls", "screen.service_level", "screen.misses", "screen.abandoned")])),
+            el("tbody", {"id": "today-rows"})))
+        post = section("post", t.t("screen.post_announcement"), el(
+            "form", {"id": "announcement-form", "class": "card"},
+            el("select", {"name": "kind"}, _options(("announcement", "faq"), lambda k: t.t(f"screen.kind.{k}"))),
+            el("label", None, t.t("screen.title_field"), el("input", {"name": "title", "required": True,
+                                                                       "maxlength": 255})),
+            el("label", None, t.t("screen.body_field"), el("textarea", {"name": "body", "required": True,
+                                                                         "maxlength": 10000, "rows": 3})),
+            el("button", {"type": "submit"}, t.t("screen.post_announcement")), el("span", {"class": "result"})))
         return board_page(t, board=board, recent=recent, alerts=self.feed.alerts(), tz=self.tz,
                           link_up=self.feed.link_up, recent_limit=self.feed.finished.limit,
                           alert_limit=self.feed.alert_limit, title=t.t("screen.supervisor_title"), page="supervisor",
                           data={"stream": "/api/v1/board/events", "csrf": who.csrf_token or ""},
-                          header_extra=signed_in_header(t, who), sections=(actions,))
+                          header_extra=signed_in_header(t, who), sections=(today, actions, post))

@@ -288,6 +288,8 @@ class Screens:
     wrapup_s: float = 30.0
     transfer_context: str = "agents"
     announcements_required: bool = False
+    #: rings allowed per queue (the service level counts answers within them)
+    rings_allowed: Any = 3
 
 
 def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, model: LiveModel, bus: EventBus,
@@ -305,7 +307,8 @@ def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, 
                                               board=full.board, open_board_stream=full.open_stream,
                                               ami=screens.ami, pbx=pbx, model=model, tz=zone.key,
                                               transfer_context=screens.transfer_context,
-                                              announcements_required=screens.announcements_required))
+                                              announcements_required=screens.announcements_required,
+                                              rings_allowed=screens.rings_allowed))
     root.putChild(b"login", LoginPage(gate, zone, _language))
     root.putChild(b"logout", LogoutResource(gate))
     root.putChild(b"agent", AgentPage(gate, zone, _language, pbx))

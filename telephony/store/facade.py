@@ -212,6 +212,11 @@ class _Operations:
     def agent_may_see_call(self, agent: str, pbx: str, linkedid: str):
         return self._run(casework.agent_may_see_call, agent, pbx, linkedid)
 
+    def queues_today(self, pbx: str, *, tz: str, rings_allowed: int | Callable[[str | None], int] = 3):
+        """→ each queue's figures for today in ``tz`` (see ``report.queues_today``)."""
+        day = self._now().astimezone(ZoneInfo(tz)).date()
+        return self._run(report.queues_today, day, tz=tz, pbx=pbx, rings_allowed=rings_allowed)
+
     def ring_report(self, day: date, *, tz: str = "Asia/Shanghai", pbx: str | None = None,
                     rings_allowed: int | Callable[[str | None], int] = 3):
         """→ list[RingReportRow] for the local day (see ``telephony.store.report``)."""

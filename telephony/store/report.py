@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from telephony.store.model import AgentEventRow, CallRow, OfferRow
 
-__all__ = ["RingReportRow", "day_bounds", "ring_report"]
+__all__ = ["RingReportRow", "day_bounds", "queues_today", "ring_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,3 +143,27 @@ def _row(day: date, key: tuple[str, str | None, str | None], tally: _Tally) -> R
         asa_s=sum(waits) / len(waits) if waits else None,
         calls_left_out=tally.calls_left_out, offers_left_out=tally.offers_left_out,
     )
+
+
+def queues_today(session: Session, day: date, *, tz: str, pbx: str,
+                 rings_allowed: int | Callable[[str | None], int] = 3) -> list[dict]:
+    """Each queue's day for the supervisor's board: callers (``calls``), answered within the rings
+    allowed, the service level (that ÷ calls; None without calls), misses, and abandoned calls with
+    their mean wait.  From the ring report's queue rows, so both always agree."""
+    start, end = day_bounds(day, tz)
+    abandoned: dict[str | None, list[float]] = defaultdict(list)
+    for queue, wait in session.execute(select(CallRow.queue, CallRow.wait_s).where(
+            CallRow.pbx == pbx, CallRow.outcome == "abandoned", CallRow.direction == "inbound",
+            CallRow.entered_at >= start, CallRow.entered_at < end)):
+        abandoned[queue].append(wait)
+    out = []
+    for row in ring_report(session, day, tz=tz, pbx=pbx, rings_allowed=rings_allowed):
+        if row.agent is not None or row.queue is None:
+            continue
+        waits = [w for w in abandoned.get(row.queue, ()) if w is not None]
+        out.append({"queue": row.queue, "calls": row.calls, "answered_in_time": row.answered_in_time,
+                    "service_level": row.share_in_time, "misses": row.misses,
+                    "abandoned": len(abandoned.get(row.queue, ())),
+                    "abandoned_mean_wait_s": round(sum(waits) / len(waits), 1) if waits else None,
+                    "calls_left_out": row.calls_left_out})
+    return out

@@ -81,9 +81,14 @@ function showPop(pop) {
   fill($("callback-list"), pop.callbacks.map((c) => item([localTime(c.due_at), c.text].filter(Boolean).join(" · "))),
     t("screen.none"));
   fill($("message-list"), pop.messages.map((m) => item(m.text || "")), t("screen.none"));
+  const note = $("transfer-note");
+  note.hidden = !pop.transfer_note;
+  note.textContent = pop.transfer_note
+    ? t("screen.transferred_from", { from: pop.transfer_note.from, note: pop.transfer_note.note || "" }) : "";
   const wrapup = $("wrapup-form");
   wrapup.reset();
   result(wrapup, "");
+  $("transfer-form").hidden = true;
 }
 
 function data(handler) {
@@ -104,6 +109,7 @@ source.addEventListener("answered", data((event) => {
   current.answered = true;
   $("ring-warning").hidden = true;
   $("apologise").hidden = !event.apologise;
+  $("transfer-form").hidden = false;
 }));
 source.addEventListener("ended", data((event) => {
   if (!sameOffer(event)) return;
@@ -111,7 +117,76 @@ source.addEventListener("ended", data((event) => {
   const ended = $("pop-ended");
   ended.textContent = t("screen.ended", { outcome: messages[`outcome.${event.outcome}`] || event.outcome });
   ended.hidden = false;
-  loadTasks();
+  $("transfer-form").hidden = true;
+  // -- transfer, handover ----------------------------------------------------------------------------------
+
+function sendForm(id, path, prepare = (fields) => fields, after = () => {}) {
+  $(id).addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const form = submitted.target;
+    const target = path();
+    if (!target) return;
+    try {
+      await post(target, prepare(Object.fromEntries(new FormData(form))));
+      result(form, t("screen.sent"));
+      after(form);
+    } catch (error) {
+      result(form, t("screen.error", { error: error.message }), true);
+    }
+  });
+}
+
+sendForm("transfer-form",
+  () => current && `/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/transfer`,
+  (fields) => ({ ...fields, caller_agreed: fields.caller_agreed === "true" }), () => loadTasks());
+sendForm("handover-form", () => `/api/v1/agents/${encodeURIComponent(ext)}/handover`, (fields) => fields,
+  (form) => { form.reset(); loadTasks(); });
+
+// -- announcements, handovers to acknowledge, the FAQ ------------------------------------------------------
+
+function ackItem(text, path, reload) {
+  const li = item(text);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = t("screen.read");
+  button.addEventListener("click", async () => { await post(path, {}).catch(() => {}); reload(); });
+  li.append(" ", button);
+  return li;
+}
+
+async function getJSON(path) {
+  const response = await fetch(path, { credentials: "same-origin" });
+  return response.ok ? response.json() : null;
+}
+
+async function loadAnnouncements() {
+  const answer = await getJSON("/api/v1/announcements");
+  if (!answer) return;
+  fill($("announcement-list"), answer.announcements.filter((a) => !a.read).map(
+    (a) => ackItem(`${a.title}：${a.body}`, `/api/v1/announcements/${a.id}/ack`, loadAnnouncements)), t("screen.none"));
+}
+
+async function loadHandovers() {
+  const answer = await getJSON(`/api/v1/agents/${encodeURIComponent(ext)}/handovers`);
+  if (!answer) return;
+  fill($("handover-list"), answer.handovers.map((h) => ackItem(t("screen.handover_line", {
+    from: h.from, note: h.note || "", calls: h.summary.day.calls_answered, aht: h.summary.day.avg_handle_s ?? "—",
+    asa: h.summary.day.avg_speed_of_answer_s ?? "—", misses: h.summary.day.misses, items: h.summary.items.length,
+  }), `/api/v1/handovers/${h.id}/ack`, () => { loadHandovers(); loadTasks(); })), t("screen.none"));
+}
+
+let faqTimer = null;
+$("faq-search").addEventListener("input", (typed) => {
+  clearTimeout(faqTimer);
+  faqTimer = setTimeout(async () => {
+    const answer = await getJSON(`/api/v1/faq?q=${encodeURIComponent(typed.target.value)}`);
+    if (answer) fill($("faq-list"), answer.faq.map((f) => item(`${f.title}：${f.body}`)), t("screen.none"));
+  }, 250);
+});
+
+loadTasks();
+loadAnnouncements();
+loadHandovers();
 }));
 source.addEventListener("presence", data(showPresence));
 
@@ -162,7 +237,75 @@ $("wrapup-form").addEventListener("submit", async (submitted) => {
   try {
     await post(`/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/wrapup`, fields);
     result(form, t("screen.saved"));
-    loadTasks();
+    // -- transfer, handover ----------------------------------------------------------------------------------
+
+function sendForm(id, path, prepare = (fields) => fields, after = () => {}) {
+  $(id).addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const form = submitted.target;
+    const target = path();
+    if (!target) return;
+    try {
+      await post(target, prepare(Object.fromEntries(new FormData(form))));
+      result(form, t("screen.sent"));
+      after(form);
+    } catch (error) {
+      result(form, t("screen.error", { error: error.message }), true);
+    }
+  });
+}
+
+sendForm("transfer-form",
+  () => current && `/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/transfer`,
+  (fields) => ({ ...fields, caller_agreed: fields.caller_agreed === "true" }), () => loadTasks());
+sendForm("handover-form", () => `/api/v1/agents/${encodeURIComponent(ext)}/handover`, (fields) => fields,
+  (form) => { form.reset(); loadTasks(); });
+
+// -- announcements, handovers to acknowledge, the FAQ ------------------------------------------------------
+
+function ackItem(text, path, reload) {
+  const li = item(text);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = t("screen.read");
+  button.addEventListener("click", async () => { await post(path, {}).catch(() => {}); reload(); });
+  li.append(" ", button);
+  return li;
+}
+
+async function getJSON(path) {
+  const response = await fetch(path, { credentials: "same-origin" });
+  return response.ok ? response.json() : null;
+}
+
+async function loadAnnouncements() {
+  const answer = await getJSON("/api/v1/announcements");
+  if (!answer) return;
+  fill($("announcement-list"), answer.announcements.filter((a) => !a.read).map(
+    (a) => ackItem(`${a.title}：${a.body}`, `/api/v1/announcements/${a.id}/ack`, loadAnnouncements)), t("screen.none"));
+}
+
+async function loadHandovers() {
+  const answer = await getJSON(`/api/v1/agents/${encodeURIComponent(ext)}/handovers`);
+  if (!answer) return;
+  fill($("handover-list"), answer.handovers.map((h) => ackItem(t("screen.handover_line", {
+    from: h.from, note: h.note || "", calls: h.summary.day.calls_answered, aht: h.summary.day.avg_handle_s ?? "—",
+    asa: h.summary.day.avg_speed_of_answer_s ?? "—", misses: h.summary.day.misses, items: h.summary.items.length,
+  }), `/api/v1/handovers/${h.id}/ack`, () => { loadHandovers(); loadTasks(); })), t("screen.none"));
+}
+
+let faqTimer = null;
+$("faq-search").addEventListener("input", (typed) => {
+  clearTimeout(faqTimer);
+  faqTimer = setTimeout(async () => {
+    const answer = await getJSON(`/api/v1/faq?q=${encodeURIComponent(typed.target.value)}`);
+    if (answer) fill($("faq-list"), answer.faq.map((f) => item(`${f.title}：${f.body}`)), t("screen.none"));
+  }, 250);
+});
+
+loadTasks();
+loadAnnouncements();
+loadHandovers();
   } catch (error) {
     result(form, t("screen.error", { error: error.message }), true);
   }
@@ -181,11 +324,147 @@ async function loadTasks() {
     done.textContent = t("screen.done");
     done.addEventListener("click", async () => {
       await post(`/api/v1/tasks/${task.id}/done`, {}).catch(() => {});
-      loadTasks();
+      // -- transfer, handover ----------------------------------------------------------------------------------
+
+function sendForm(id, path, prepare = (fields) => fields, after = () => {}) {
+  $(id).addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const form = submitted.target;
+    const target = path();
+    if (!target) return;
+    try {
+      await post(target, prepare(Object.fromEntries(new FormData(form))));
+      result(form, t("screen.sent"));
+      after(form);
+    } catch (error) {
+      result(form, t("screen.error", { error: error.message }), true);
+    }
+  });
+}
+
+sendForm("transfer-form",
+  () => current && `/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/transfer`,
+  (fields) => ({ ...fields, caller_agreed: fields.caller_agreed === "true" }), () => loadTasks());
+sendForm("handover-form", () => `/api/v1/agents/${encodeURIComponent(ext)}/handover`, (fields) => fields,
+  (form) => { form.reset(); loadTasks(); });
+
+// -- announcements, handovers to acknowledge, the FAQ ------------------------------------------------------
+
+function ackItem(text, path, reload) {
+  const li = item(text);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = t("screen.read");
+  button.addEventListener("click", async () => { await post(path, {}).catch(() => {}); reload(); });
+  li.append(" ", button);
+  return li;
+}
+
+async function getJSON(path) {
+  const response = await fetch(path, { credentials: "same-origin" });
+  return response.ok ? response.json() : null;
+}
+
+async function loadAnnouncements() {
+  const answer = await getJSON("/api/v1/announcements");
+  if (!answer) return;
+  fill($("announcement-list"), answer.announcements.filter((a) => !a.read).map(
+    (a) => ackItem(`${a.title}：${a.body}`, `/api/v1/announcements/${a.id}/ack`, loadAnnouncements)), t("screen.none"));
+}
+
+async function loadHandovers() {
+  const answer = await getJSON(`/api/v1/agents/${encodeURIComponent(ext)}/handovers`);
+  if (!answer) return;
+  fill($("handover-list"), answer.handovers.map((h) => ackItem(t("screen.handover_line", {
+    from: h.from, note: h.note || "", calls: h.summary.day.calls_answered, aht: h.summary.day.avg_handle_s ?? "—",
+    asa: h.summary.day.avg_speed_of_answer_s ?? "—", misses: h.summary.day.misses, items: h.summary.items.length,
+  }), `/api/v1/handovers/${h.id}/ack`, () => { loadHandovers(); loadTasks(); })), t("screen.none"));
+}
+
+let faqTimer = null;
+$("faq-search").addEventListener("input", (typed) => {
+  clearTimeout(faqTimer);
+  faqTimer = setTimeout(async () => {
+    const answer = await getJSON(`/api/v1/faq?q=${encodeURIComponent(typed.target.value)}`);
+    if (answer) fill($("faq-list"), answer.faq.map((f) => item(`${f.title}：${f.body}`)), t("screen.none"));
+  }, 250);
+});
+
+loadTasks();
+loadAnnouncements();
+loadHandovers();
     });
     li.append(" ", done);
     return li;
   }), t("screen.none"));
 }
 
+// -- transfer, handover ----------------------------------------------------------------------------------
+
+function sendForm(id, path, prepare = (fields) => fields, after = () => {}) {
+  $(id).addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const form = submitted.target;
+    const target = path();
+    if (!target) return;
+    try {
+      await post(target, prepare(Object.fromEntries(new FormData(form))));
+      result(form, t("screen.sent"));
+      after(form);
+    } catch (error) {
+      result(form, t("screen.error", { error: error.message }), true);
+    }
+  });
+}
+
+sendForm("transfer-form",
+  () => current && `/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/transfer`,
+  (fields) => ({ ...fields, caller_agreed: fields.caller_agreed === "true" }), () => loadTasks());
+sendForm("handover-form", () => `/api/v1/agents/${encodeURIComponent(ext)}/handover`, (fields) => fields,
+  (form) => { form.reset(); loadTasks(); });
+
+// -- announcements, handovers to acknowledge, the FAQ ------------------------------------------------------
+
+function ackItem(text, path, reload) {
+  const li = item(text);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = t("screen.read");
+  button.addEventListener("click", async () => { await post(path, {}).catch(() => {}); reload(); });
+  li.append(" ", button);
+  return li;
+}
+
+async function getJSON(path) {
+  const response = await fetch(path, { credentials: "same-origin" });
+  return response.ok ? response.json() : null;
+}
+
+async function loadAnnouncements() {
+  const answer = await getJSON("/api/v1/announcements");
+  if (!answer) return;
+  fill($("announcement-list"), answer.announcements.filter((a) => !a.read).map(
+    (a) => ackItem(`${a.title}：${a.body}`, `/api/v1/announcements/${a.id}/ack`, loadAnnouncements)), t("screen.none"));
+}
+
+async function loadHandovers() {
+  const answer = await getJSON(`/api/v1/agents/${encodeURIComponent(ext)}/handovers`);
+  if (!answer) return;
+  fill($("handover-list"), answer.handovers.map((h) => ackItem(t("screen.handover_line", {
+    from: h.from, note: h.note || "", calls: h.summary.day.calls_answered, aht: h.summary.day.avg_handle_s ?? "—",
+    asa: h.summary.day.avg_speed_of_answer_s ?? "—", misses: h.summary.day.misses, items: h.summary.items.length,
+  }), `/api/v1/handovers/${h.id}/ack`, () => { loadHandovers(); loadTasks(); })), t("screen.none"));
+}
+
+let faqTimer = null;
+$("faq-search").addEventListener("input", (typed) => {
+  clearTimeout(faqTimer);
+  faqTimer = setTimeout(async () => {
+    const answer = await getJSON(`/api/v1/faq?q=${encodeURIComponent(typed.target.value)}`);
+    if (answer) fill($("faq-list"), answer.faq.map((f) => item(`${f.title}：${f.body}`)), t("screen.none"));
+  }, 250);
+});
+
 loadTasks();
+loadAnnouncements();
+loadHandovers();

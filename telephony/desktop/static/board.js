@@ -175,7 +175,9 @@ function alertText(a) {
 
 function addAlert(a) {
   const list = document.getElementById("alert-list");
-  const item = el("li", { class: `alert alert-${a.kind} new`, title: a.detail }, el("time", null, clockTime(a.at)), " ", alertText(a));
+  const facts = JSON.stringify({ kind: a.kind, at: a.at, agent: a.agent, queue: a.queue, linkedid: a.linkedid });
+  const item = el("li", { class: `alert alert-${a.kind} new`, title: a.detail, "data-alert": facts },
+    el("time", null, clockTime(a.at)), " ", alertText(a));
   insert(list, item, Number(list.dataset.limit), () => true);
 }
 

@@ -34,3 +34,59 @@ for (const button of form.querySelectorAll("[data-presence]")) {
 for (const button of form.querySelectorAll("[data-spy]")) {
   button.addEventListener("click", () => act("spy", { mode: button.dataset.spy }));
 }
+
+// -- acknowledging guard alerts: a button on every alert line, also on those that arrive live ---------
+
+function ackButton(line) {
+  if (line.querySelector("button.ack") || !line.dataset.alert) return;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "ack";
+  button.textContent = messages["screen.acknowledge"];
+  button.addEventListener("click", () => {
+    post("/api/v1/alerts/ack", JSON.parse(line.dataset.alert))
+      .then(() => line.classList.add("acknowledged"))
+      .catch((error) => { button.title = error.message; })
+      .finally(() => button.remove());
+  });
+  line.append(" ", button);
+}
+
+const alertList = document.getElementById("alert-list");
+alertList.querySelectorAll("li[data-alert]").forEach(ackButton);
+new MutationObserver(() => alertList.querySelectorAll("li[data-alert]").forEach(ackButton))
+  .observe(alertList, { childList: true });
+
+// -- announcements and FAQ entries ------------------------------------------------------------------------
+
+const announcement = document.getElementById("announcement-form");
+announcement.addEventListener("submit", (submitted) => {
+  submitted.preventDefault();
+  const result = announcement.querySelector(".result");
+  post("/api/v1/announcements", Object.fromEntries(new FormData(announcement)))
+    .then(() => { result.textContent = messages["screen.sent"]; announcement.reset(); })
+    .catch((error) => { result.textContent = messages["screen.error"].replace("{error}", error.message); });
+});
+
+// -- each queue's day: service level, misses, abandons (from the call log, every 30 s) -----------------
+
+async function loadToday() {
+  const response = await fetch("/api/v1/queues/today", { credentials: "same-origin" });
+  if (!response.ok) return;
+  const { queues } = await response.json();
+  const rows = queues.map((q) => {
+    const tr = document.createElement("tr");
+    const level = q.service_level === null ? "—" : `${Math.round(q.service_level * 100)}% (${q.answered_in_time}/${q.calls})`;
+    const abandoned = q.abandoned_mean_wait_s === null ? String(q.abandoned) : `${q.abandoned} (${q.abandoned_mean_wait_s} s)`;
+    for (const text of [q.queue, String(q.calls), level, String(q.misses), abandoned]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  document.getElementById("today-rows").replaceChildren(...rows);
+}
+
+loadToday();
+setInterval(loadToday, 30000);
