@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web import http, pages, resource, server
@@ -315,5 +315,18 @@ def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, 
     root.putChild(b"supervisor", SupervisorPage(gate, zone, _language, full))
     feeds.start()
     full.start()
+    sweeper = task.LoopingCall(_sweep_sessions, screens.store)
+    sweeper.clock = clock
+    sweeper.start(SESSION_SWEEP_S, now=False)
     site.agent_feeds = feeds
-    site.on_close += [feeds.stop, full.stop, presence.stop]
+    site.on_close += [feeds.stop, full.stop, presence.stop, sweeper.stop]
+
+
+SESSION_SWEEP_S = 3600.0  #: expired sessions sign nobody in; this only keeps their table small
+
+
+def _sweep_sessions(store: Any) -> defer.Deferred:
+    d = defer.maybeDeferred(store.sweep_sessions)
+    d.addCallback(lambda count: log.info("web: %d expired sessions removed", count) if count else None)
+    d.addErrback(lambda failure: log.warning("web: expired sessions not removed: %s", failure.getErrorMessage()))
+    return d

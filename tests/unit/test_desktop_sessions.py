@@ -1,0 +1,34 @@
+"""Expired sessions are swept from the store every hour, on the site's clock, until the site closes."""
+from __future__ import annotations
+
+from twisted.internet import defer
+from twisted.internet.task import Clock
+
+from telephony.bus import EventBus
+from telephony.desktop.site import SESSION_SWEEP_S, Screens, build_site
+from telephony.live.model import LiveModel
+
+
+class SweptStore:
+    def __init__(self) -> None:
+        self.sweeps = 0
+
+    def sweep_sessions(self):
+        self.sweeps += 1
+        return defer.succeed(2)
+
+
+def test_expired_sessions_are_swept_hourly_until_the_site_closes():
+    clock, store = Clock(), SweptStore()
+    site = build_site(model=LiveModel(), bus=EventBus(), clock=clock, store=None, pbx="default",
+                      screens=Screens(store=store))
+    clock.advance(SESSION_SWEEP_S - 1)
+    assert store.sweeps == 0
+    clock.advance(1)
+    assert store.sweeps == 1
+    clock.advance(SESSION_SWEEP_S)
+    assert store.sweeps == 2
+    site.close()
+    clock.advance(10 * SESSION_SWEEP_S)
+    assert store.sweeps == 2
+    assert clock.getDelayedCalls() == []  # nothing of the screens is left ticking
