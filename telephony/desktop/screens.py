@@ -19,7 +19,7 @@ from twisted.web import resource, server
 from telephony.store.model import CUSTOMER_CATEGORIES, PROBLEM_TYPES, RESOLUTIONS
 from telephony.store.people import Principal
 
-from .api import Guarded
+from .guarded import Guarded
 from .auth import Gate
 from .i18n import Catalog
 from .markup import Html, el, join

@@ -30,6 +30,8 @@ from telephony.privacy import mask_number
 from telephony.store.people import Principal
 from telephony.store.shift import ShiftProblem
 
+from .guarded import BadRequest, Denied, body_of, respond_json, text_field
+
 log = logging.getLogger(__name__)
 
 __all__ = ["ShiftRoutes", "UNREAD_REASON"]
@@ -58,7 +60,6 @@ class ShiftRoutes:
     # -- transfer -----------------------------------------------------------------------------------------
 
     async def transfer(self, request: server.Request, who: Principal, pbx: str, linkedid: str) -> bytes:
-        from .api import BadRequest, Denied, body_of, respond_json, text_field
 
         if who.role != "agent" or who.extension is None:
             raise Denied(403, "only the agent on the call transfers it")
@@ -93,7 +94,6 @@ class ShiftRoutes:
     # -- handover ----------------------------------------------------------------------------------------
 
     async def handover(self, request: server.Request, who: Principal, extension: str) -> bytes:
-        from .api import BadRequest, Denied, body_of, respond_json, text_field
 
         if not (who.role == "agent" and who.extension == extension):
             raise Denied(403, "an agent hands over his own shift")
@@ -107,13 +107,11 @@ class ShiftRoutes:
         return respond_json(request, 200, handover)
 
     async def handovers(self, request: server.Request, who: Principal, extension: str) -> bytes:
-        from .api import respond_json
 
         self._own_or_supervisor(who, extension)
         return respond_json(request, 200, {"handovers": await self.store.pending_handovers(extension)})
 
     async def ack_handover(self, request: server.Request, who: Principal, handover_id: str) -> bytes:
-        from .api import Denied, respond_json
 
         if who.role != "agent" or not handover_id.isdigit() or \
                 not await self.store.acknowledge_handover(int(handover_id), who.extension):
@@ -123,13 +121,11 @@ class ShiftRoutes:
     # -- announcements and FAQ ---------------------------------------------------------------------------
 
     async def announcements(self, request: server.Request, who: Principal) -> bytes:
-        from .api import respond_json
 
         return respond_json(request, 200, {"announcements": await self.store.announcements_for(who.name),
                                            "required": self.announcements_required})
 
     async def post_announcement(self, request: server.Request, who: Principal) -> bytes:
-        from .api import BadRequest, body_of, respond_json
 
         self._supervisor(who)
         body = body_of(request)
@@ -143,7 +139,6 @@ class ShiftRoutes:
         return respond_json(request, 201, {"id": new_id})
 
     async def ack_announcement(self, request: server.Request, who: Principal, announcement_id: str) -> bytes:
-        from .api import Denied, respond_json
 
         if not announcement_id.isdigit() or \
                 not await self.store.acknowledge_announcement(int(announcement_id), who.name):
@@ -154,7 +149,6 @@ class ShiftRoutes:
         return respond_json(request, 200, {"id": int(announcement_id), "unread": len(unread)})
 
     async def faq(self, request: server.Request, who: Principal) -> bytes:
-        from .api import BadRequest, respond_json
 
         query = (request.args.get(b"q") or [b""])[0].decode("utf-8", "replace")
         if len(query) > 100:
@@ -171,7 +165,6 @@ class ShiftRoutes:
     # -- alerts --------------------------------------------------------------------------------------------
 
     async def ack_alert(self, request: server.Request, who: Principal) -> bytes:
-        from .api import BadRequest, Denied, body_of, respond_json
 
         self._supervisor(who)
         body = body_of(request)
@@ -189,6 +182,4 @@ class ShiftRoutes:
 
 
 def _no_pbx() -> None:
-    from .api import Denied
-
     raise Denied(503, "not connected to the PBX")
