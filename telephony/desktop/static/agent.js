@@ -4,10 +4,11 @@
 // attacker-controlled — reaches the page only as text (textContent, value, setAttribute), never
 // as HTML.
 
+import { getJSON, post } from "./api.js";
+
 const body = document.body;
 const messages = JSON.parse(document.getElementById("messages").textContent);
 const ext = body.dataset.ext;
-const csrf = body.dataset.csrf;
 const $ = (id) => document.getElementById(id);
 
 function t(key, values = {}) {
@@ -28,18 +29,6 @@ function fill(list, rows, emptyText) {
 
 function localTime(iso) {
   return iso ? new Date(iso).toLocaleString(body.dataset.lang, { timeZone: body.dataset.tz, hour12: false }) : "";
-}
-
-async function post(path, data) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-csrf-token": csrf },
-    body: JSON.stringify(data),
-    credentials: "same-origin",
-  });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.error || response.statusText);
-  return answer;
 }
 
 function result(form, text, failed = false) {
@@ -118,75 +107,7 @@ source.addEventListener("ended", data((event) => {
   ended.textContent = t("screen.ended", { outcome: messages[`outcome.${event.outcome}`] || event.outcome });
   ended.hidden = false;
   $("transfer-form").hidden = true;
-  // -- transfer, handover ----------------------------------------------------------------------------------
-
-function sendForm(id, path, prepare = (fields) => fields, after = () => {}) {
-  $(id).addEventListener("submit", async (submitted) => {
-    submitted.preventDefault();
-    const form = submitted.target;
-    const target = path();
-    if (!target) return;
-    try {
-      await post(target, prepare(Object.fromEntries(new FormData(form))));
-      result(form, t("screen.sent"));
-      after(form);
-    } catch (error) {
-      result(form, t("screen.error", { error: error.message }), true);
-    }
-  });
-}
-
-sendForm("transfer-form",
-  () => current && `/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/transfer`,
-  (fields) => ({ ...fields, caller_agreed: fields.caller_agreed === "true" }), () => loadTasks());
-sendForm("handover-form", () => `/api/v1/agents/${encodeURIComponent(ext)}/handover`, (fields) => fields,
-  (form) => { form.reset(); loadTasks(); });
-
-// -- announcements, handovers to acknowledge, the FAQ ------------------------------------------------------
-
-function ackItem(text, path, reload) {
-  const li = item(text);
-  const button = document.createElement("button");
-  button.type = "button";
-  button.textContent = t("screen.read");
-  button.addEventListener("click", async () => { await post(path, {}).catch(() => {}); reload(); });
-  li.append(" ", button);
-  return li;
-}
-
-async function getJSON(path) {
-  const response = await fetch(path, { credentials: "same-origin" });
-  return response.ok ? response.json() : null;
-}
-
-async function loadAnnouncements() {
-  const answer = await getJSON("/api/v1/announcements");
-  if (!answer) return;
-  fill($("announcement-list"), answer.announcements.filter((a) => !a.read).map(
-    (a) => ackItem(`${a.title}：${a.body}`, `/api/v1/announcements/${a.id}/ack`, loadAnnouncements)), t("screen.none"));
-}
-
-async function loadHandovers() {
-  const answer = await getJSON(`/api/v1/agents/${encodeURIComponent(ext)}/handovers`);
-  if (!answer) return;
-  fill($("handover-list"), answer.handovers.map((h) => ackItem(t("screen.handover_line", {
-    from: h.from, note: h.note || "", calls: h.summary.day.calls_answered, aht: h.summary.day.avg_handle_s ?? "—",
-    asa: h.summary.day.avg_speed_of_answer_s ?? "—", misses: h.summary.day.misses, items: h.summary.items.length,
-  }), `/api/v1/handovers/${h.id}/ack`, () => { loadHandovers(); loadTasks(); })), t("screen.none"));
-}
-
-let faqTimer = null;
-$("faq-search").addEventListener("input", (typed) => {
-  clearTimeout(faqTimer);
-  faqTimer = setTimeout(async () => {
-    const answer = await getJSON(`/api/v1/faq?q=${encodeURIComponent(typed.target.value)}`);
-    if (answer) fill($("faq-list"), answer.faq.map((f) => item(`${f.title}：${f.body}`)), t("screen.none"));
-  }, 250);
-});
-
-loadTasks();
-loadAnnouncements();
-loadHandovers();
+  loadTasks();
 }));
 source.addEventListener("presence", data(showPresence));
 
@@ -237,75 +158,7 @@ $("wrapup-form").addEventListener("submit", async (submitted) => {
   try {
     await post(`/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/wrapup`, fields);
     result(form, t("screen.saved"));
-    // -- transfer, handover ----------------------------------------------------------------------------------
-
-function sendForm(id, path, prepare = (fields) => fields, after = () => {}) {
-  $(id).addEventListener("submit", async (submitted) => {
-    submitted.preventDefault();
-    const form = submitted.target;
-    const target = path();
-    if (!target) return;
-    try {
-      await post(target, prepare(Object.fromEntries(new FormData(form))));
-      result(form, t("screen.sent"));
-      after(form);
-    } catch (error) {
-      result(form, t("screen.error", { error: error.message }), true);
-    }
-  });
-}
-
-sendForm("transfer-form",
-  () => current && `/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/transfer`,
-  (fields) => ({ ...fields, caller_agreed: fields.caller_agreed === "true" }), () => loadTasks());
-sendForm("handover-form", () => `/api/v1/agents/${encodeURIComponent(ext)}/handover`, (fields) => fields,
-  (form) => { form.reset(); loadTasks(); });
-
-// -- announcements, handovers to acknowledge, the FAQ ------------------------------------------------------
-
-function ackItem(text, path, reload) {
-  const li = item(text);
-  const button = document.createElement("button");
-  button.type = "button";
-  button.textContent = t("screen.read");
-  button.addEventListener("click", async () => { await post(path, {}).catch(() => {}); reload(); });
-  li.append(" ", button);
-  return li;
-}
-
-async function getJSON(path) {
-  const response = await fetch(path, { credentials: "same-origin" });
-  return response.ok ? response.json() : null;
-}
-
-async function loadAnnouncements() {
-  const answer = await getJSON("/api/v1/announcements");
-  if (!answer) return;
-  fill($("announcement-list"), answer.announcements.filter((a) => !a.read).map(
-    (a) => ackItem(`${a.title}：${a.body}`, `/api/v1/announcements/${a.id}/ack`, loadAnnouncements)), t("screen.none"));
-}
-
-async function loadHandovers() {
-  const answer = await getJSON(`/api/v1/agents/${encodeURIComponent(ext)}/handovers`);
-  if (!answer) return;
-  fill($("handover-list"), answer.handovers.map((h) => ackItem(t("screen.handover_line", {
-    from: h.from, note: h.note || "", calls: h.summary.day.calls_answered, aht: h.summary.day.avg_handle_s ?? "—",
-    asa: h.summary.day.avg_speed_of_answer_s ?? "—", misses: h.summary.day.misses, items: h.summary.items.length,
-  }), `/api/v1/handovers/${h.id}/ack`, () => { loadHandovers(); loadTasks(); })), t("screen.none"));
-}
-
-let faqTimer = null;
-$("faq-search").addEventListener("input", (typed) => {
-  clearTimeout(faqTimer);
-  faqTimer = setTimeout(async () => {
-    const answer = await getJSON(`/api/v1/faq?q=${encodeURIComponent(typed.target.value)}`);
-    if (answer) fill($("faq-list"), answer.faq.map((f) => item(`${f.title}：${f.body}`)), t("screen.none"));
-  }, 250);
-});
-
-loadTasks();
-loadAnnouncements();
-loadHandovers();
+    loadTasks();
   } catch (error) {
     result(form, t("screen.error", { error: error.message }), true);
   }
@@ -314,9 +167,9 @@ loadHandovers();
 // -- his open items ----------------------------------------------------------------------------------------
 
 async function loadTasks() {
-  const response = await fetch(`/api/v1/agents/${encodeURIComponent(ext)}/tasks`, { credentials: "same-origin" });
-  if (!response.ok) return;
-  const { tasks } = await response.json();
+  const answer = await getJSON(`/api/v1/agents/${encodeURIComponent(ext)}/tasks`);
+  if (!answer) return;
+  const { tasks } = answer;
   fill($("task-list"), tasks.map((task) => {
     const li = item([localTime(task.due_at), task.customer, task.text].filter(Boolean).join(" · "));
     const done = document.createElement("button");
@@ -324,75 +177,7 @@ async function loadTasks() {
     done.textContent = t("screen.done");
     done.addEventListener("click", async () => {
       await post(`/api/v1/tasks/${task.id}/done`, {}).catch(() => {});
-      // -- transfer, handover ----------------------------------------------------------------------------------
-
-function sendForm(id, path, prepare = (fields) => fields, after = () => {}) {
-  $(id).addEventListener("submit", async (submitted) => {
-    submitted.preventDefault();
-    const form = submitted.target;
-    const target = path();
-    if (!target) return;
-    try {
-      await post(target, prepare(Object.fromEntries(new FormData(form))));
-      result(form, t("screen.sent"));
-      after(form);
-    } catch (error) {
-      result(form, t("screen.error", { error: error.message }), true);
-    }
-  });
-}
-
-sendForm("transfer-form",
-  () => current && `/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/transfer`,
-  (fields) => ({ ...fields, caller_agreed: fields.caller_agreed === "true" }), () => loadTasks());
-sendForm("handover-form", () => `/api/v1/agents/${encodeURIComponent(ext)}/handover`, (fields) => fields,
-  (form) => { form.reset(); loadTasks(); });
-
-// -- announcements, handovers to acknowledge, the FAQ ------------------------------------------------------
-
-function ackItem(text, path, reload) {
-  const li = item(text);
-  const button = document.createElement("button");
-  button.type = "button";
-  button.textContent = t("screen.read");
-  button.addEventListener("click", async () => { await post(path, {}).catch(() => {}); reload(); });
-  li.append(" ", button);
-  return li;
-}
-
-async function getJSON(path) {
-  const response = await fetch(path, { credentials: "same-origin" });
-  return response.ok ? response.json() : null;
-}
-
-async function loadAnnouncements() {
-  const answer = await getJSON("/api/v1/announcements");
-  if (!answer) return;
-  fill($("announcement-list"), answer.announcements.filter((a) => !a.read).map(
-    (a) => ackItem(`${a.title}：${a.body}`, `/api/v1/announcements/${a.id}/ack`, loadAnnouncements)), t("screen.none"));
-}
-
-async function loadHandovers() {
-  const answer = await getJSON(`/api/v1/agents/${encodeURIComponent(ext)}/handovers`);
-  if (!answer) return;
-  fill($("handover-list"), answer.handovers.map((h) => ackItem(t("screen.handover_line", {
-    from: h.from, note: h.note || "", calls: h.summary.day.calls_answered, aht: h.summary.day.avg_handle_s ?? "—",
-    asa: h.summary.day.avg_speed_of_answer_s ?? "—", misses: h.summary.day.misses, items: h.summary.items.length,
-  }), `/api/v1/handovers/${h.id}/ack`, () => { loadHandovers(); loadTasks(); })), t("screen.none"));
-}
-
-let faqTimer = null;
-$("faq-search").addEventListener("input", (typed) => {
-  clearTimeout(faqTimer);
-  faqTimer = setTimeout(async () => {
-    const answer = await getJSON(`/api/v1/faq?q=${encodeURIComponent(typed.target.value)}`);
-    if (answer) fill($("faq-list"), answer.faq.map((f) => item(`${f.title}：${f.body}`)), t("screen.none"));
-  }, 250);
-});
-
-loadTasks();
-loadAnnouncements();
-loadHandovers();
+      loadTasks();
     });
     li.append(" ", done);
     return li;
@@ -433,11 +218,6 @@ function ackItem(text, path, reload) {
   button.addEventListener("click", async () => { await post(path, {}).catch(() => {}); reload(); });
   li.append(" ", button);
   return li;
-}
-
-async function getJSON(path) {
-  const response = await fetch(path, { credentials: "same-origin" });
-  return response.ok ? response.json() : null;
 }
 
 async function loadAnnouncements() {

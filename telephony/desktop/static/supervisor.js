@@ -2,23 +2,12 @@
 // actions on an agent: pause, unpause, listen, whisper, barge (ChanSpy to the supervisor's phone).
 
 import "./board.js";
+import { getJSON, post } from "./api.js";
 
-const csrf = document.body.dataset.csrf;
 const messages = JSON.parse(document.getElementById("messages").textContent);
 const form = document.getElementById("agent-actions");
 const out = form.querySelector(".result");
 
-async function post(path, data) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-csrf-token": csrf },
-    body: JSON.stringify(data),
-    credentials: "same-origin",
-  });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.error || response.statusText);
-  return answer;
-}
 
 function act(path, data) {
   const agent = form.elements.agent.value.trim();
@@ -71,9 +60,9 @@ announcement.addEventListener("submit", (submitted) => {
 // -- each queue's day: service level, misses, abandons (from the call log, every 30 s) -----------------
 
 async function loadToday() {
-  const response = await fetch("/api/v1/queues/today", { credentials: "same-origin" });
-  if (!response.ok) return;
-  const { queues } = await response.json();
+  const answer = await getJSON("/api/v1/queues/today");
+  if (!answer) return;
+  const { queues } = answer;
   const rows = queues.map((q) => {
     const tr = document.createElement("tr");
     const level = q.service_level === null ? "—" : `${Math.round(q.service_level * 100)}% (${q.answered_in_time}/${q.calls})`;
