@@ -361,7 +361,10 @@ class AMIConnection(service.Service):
         was_live = connection is self._live
         if was_live:
             self._live = None
-            log.warning("AMI connection to %s lost: %s; reconnecting", connection.peer, reason)
+            if self.running:
+                log.warning("AMI connection to %s lost: %s; reconnecting", connection.peer, reason)
+            else:  # we closed it: a stop, not a fault
+                log.info("AMI connection to %s closed (%s)", connection.peer, reason)
         if connection is self._open:
             self._open = None
             self._held = None

@@ -79,6 +79,9 @@ def serve(build: Callable[[object], IService], config: Config, *,
             stopped.addBoth(lambda _: reactor.stop())
             return
         reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
+        from telephony.service import settle_after_start
+
+        settle_after_start()
 
     reactor.callWhenRunning(start)
     reactor.run()

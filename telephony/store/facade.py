@@ -66,6 +66,10 @@ class _Operations:
     def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    def _lookup(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A read someone is waiting for right now (a phone rings): by default like any operation."""
+        return self._run(fn, *args, **kwargs)
+
     def _now(self) -> datetime:
         raise NotImplementedError
 
@@ -160,7 +164,7 @@ class _Operations:
         return self._run(people.sweep_sessions, now=self._now())
 
     def pop_facts(self, number: str | None):
-        return self._run(casework.pop_facts, number)
+        return self._lookup(casework.pop_facts, number)
 
     def save_wrapup(self, pbx: str, linkedid: str, agent: str, caller: str | None, wrapup: casework.WrapUp):
         return self._run(casework.save_wrapup, pbx, linkedid, agent, caller, wrapup, now=self._now())
@@ -228,29 +232,37 @@ class Store(Service, _Operations):
 
     name = "store"
 
-    def __init__(self, url: str | URL, *, reactor: IReactorThreads, threads: int = 4,
+    def __init__(self, url: str | URL, *, reactor: IReactorThreads, threads: int = 4, lookup_threads: int = 2,
                  connect_timeout_s: float = 5.0, statement_timeout_s: float = 10.0,
                  stop_timeout_s: float = 5.0) -> None:
         """``reactor`` provides IReactorThreads (results come back through it) and IReactorTime
-        ("now" for created/updated/acknowledged times is its ``seconds()``)."""
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, not {threads}")
+        ("now" for created/updated/acknowledged times is its ``seconds()``).
+
+        ``lookup_threads`` serve the screen pop's lookup alone, so a phone that rings never waits
+        behind the call log's writes (each thread holds a database connection of its own)."""
+        if threads < 1 or lookup_threads < 1:
+            raise ValueError(f"threads and lookup_threads must be at least 1, not {threads}, {lookup_threads}")
         self._url = url
         self._reactor = reactor
         self._threads = threads
+        self._lookup_threads = lookup_threads
         self._timeouts = dict(connect_timeout_s=connect_timeout_s, statement_timeout_s=statement_timeout_s)
         self._stop_timeout_s = stop_timeout_s
         self._engine: Engine | None = None
         self._pool: ThreadPool | None = None
+        self._lookup_pool: ThreadPool | None = None
 
     def __repr__(self) -> str:
         return f"<Store {describe(self._url)}>"
 
     def startService(self) -> None:
         # Open first: if the schema is stale, nothing is started and the error reaches the operator.
-        self._engine = open_database(self._url, pool_size=self._threads, **self._timeouts)
+        self._engine = open_database(self._url, pool_size=self._threads + self._lookup_threads, **self._timeouts)
         self._pool = _DaemonThreadPool(minthreads=0, maxthreads=self._threads, name="telephony-store")
         self._pool.start()
+        self._lookup_pool = _DaemonThreadPool(minthreads=0, maxthreads=self._lookup_threads,
+                                              name="telephony-store-lookup")
+        self._lookup_pool.start()
         super().startService()
 
     def stopService(self) -> defer.Deferred[None]:
@@ -258,8 +270,8 @@ class Store(Service, _Operations):
         super().stopService()
         if self._pool is None or self._engine is None:
             return defer.succeed(None)  # never started (its start failed), or stopped already
-        pool, engine = self._pool, self._engine
-        self._pool = self._engine = None
+        pools, engine = (self._pool, self._lookup_pool), self._engine
+        self._pool = self._lookup_pool = self._engine = None
         done: defer.Deferred[None] = defer.Deferred()
 
         def finished() -> None:
@@ -275,7 +287,9 @@ class Store(Service, _Operations):
                 done.callback(None)
 
         def join() -> None:  # pool.stop() waits for the running operations: not on the reactor thread
-            pool.stop()
+            for pool in pools:
+                if pool is not None:
+                    pool.stop()
             self._reactor.callFromThread(finished)
 
         timer = self._reactor.callLater(self._stop_timeout_s, stuck)
@@ -294,6 +308,12 @@ class Store(Service, _Operations):
                                          *args, **kwargs)
 
     _run = run
+
+    def _lookup(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
+        if self._lookup_pool is None or self._engine is None:
+            return defer.fail(RuntimeError(f"{self!r} is not running"))
+        return threads.deferToThreadPool(self._reactor, self._lookup_pool, _in_transaction, self._engine, fn,
+                                         *args, **kwargs)
 
     def _now(self) -> datetime:
         return as_utc(self._reactor.seconds())

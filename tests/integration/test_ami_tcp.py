@@ -238,6 +238,15 @@ class AMIOverTCP(unittest.TestCase):
         return connection, calls
 
     @defer.inlineCallbacks
+    def test_a_stop_is_no_fault_and_logs_no_warning(self):
+        connection, _ = self.start_connection()
+        yield connection.when_synced()
+        with self.assertLogs("telephony.ami.connection", "INFO") as logged:
+            yield connection.stopService()
+        self.assertEqual([r.levelname for r in logged.records if r.levelno >= logging.WARNING], [])
+        self.assertTrue(any("closed" in r.getMessage() for r in logged.records))
+
+    @defer.inlineCallbacks
     def test_reconnect_resyncs_and_delivers_held_events_after_the_snapshot_in_order(self):
         self.handler.before_list["coreshowchannels"] = [_event("Newchannel", Channel="PJSIP/carrier-00000014")]
         self.handler.inside_list["queuestatus"] = [_event("Newstate", Channel="PJSIP/1002-00000015")]

@@ -32,6 +32,19 @@ class StoreServiceTests(unittest.TestCase):
         return Path(scratch) / "var" / "telephony.db"
 
     @defer.inlineCallbacks
+    def test_a_pop_lookup_does_not_wait_behind_busy_writes(self):
+        store = self.start(self.database(), threads=1)
+        yield store.save_call(summary(caller="13912345678"))
+        release = threading.Event()
+        stuck = store.run(lambda session: release.wait(10))  # the only write thread is busy
+        self.addCleanup(release.set)
+        facts = yield store.pop_facts("+86 139 1234 5678")
+        self.assertFalse(stuck.called)  # the pop came back while the write still ran
+        self.assertEqual([h["outcome"] for h in facts["history"]], ["answered"])
+        release.set()
+        yield stuck
+
+    @defer.inlineCallbacks
     def test_repository_code_runs_in_the_pool_and_results_arrive_on_the_reactor_thread(self):
         store = self.start(self.database())
         reactor_thread = threading.current_thread()
