@@ -84,6 +84,8 @@ class Guarded(resource.Resource):
 
         async def run() -> bytes | None:
             principal = await self.gate.identify(request)
+            if gone:  # the browser left while we asked who it is: nothing to answer, no stream to open
+                return None
             if principal is None:
                 return self.unauthenticated(request)
             if method == "POST" and not self.gate.csrf_ok(request, principal):

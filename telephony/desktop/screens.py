@@ -90,7 +90,7 @@ def agent_page(t: Catalog, who: Principal, *, tz: ZoneInfo, now: float, pbx: str
         el("p", {"id": "pop-idle", "class": "empty"}, t.t("screen.waiting")),
         el("div", {"id": "pop-card", "hidden": True},
            el("p", {"class": "caller"}, el("strong", {"id": "pop-number"}), " ", el("span", {"id": "pop-name"}),
-              " ", el("span", {"id": "pop-queue", "class": "queue"})),
+              " ", el("span", {"id": "pop-queue", "class": "queue-name"})),
            el("p", {"id": "pop-ring", "class": "ring"}),
            el("p", {"id": "ring-warning", "class": "warning", "role": "alert", "hidden": True},
               t.t("screen.ring_warning")),

@@ -26,11 +26,12 @@ PEER = IPv4Address("TCP", "127.0.0.1", 50123)
 class Client:
     """One HTTP/1.0 request on the site's own channel class, on a StringTransport."""
 
-    def __init__(self, site, path: bytes = b"/events") -> None:
+    def __init__(self, site, path: bytes = b"/events", headers: bytes = b"") -> None:
+        """``headers``: more request header lines, each ending in CRLF."""
         self.transport = StringTransport(peerAddress=PEER)
         self.channel = site.buildProtocol(PEER)
         self.channel.makeConnection(self.transport)
-        self.channel.dataReceived(b"GET " + path + b" HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        self.channel.dataReceived(b"GET " + path + b" HTTP/1.0\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n")
 
     def body(self) -> bytes:
         return self.transport.value().partition(b"\r\n\r\n")[2]

@@ -61,11 +61,13 @@ function showPop(pop) {
   $("new-customer").hidden = customer !== null || !pop.caller;
   $("history-unavailable").hidden = !pop.history_unavailable;
   for (const name of ["name", "company", "notes", "category"]) {
-    form.elements[name].value = (customer && customer[name]) || (name === "name" && !customer ? pop.caller_name || "" : "");
+    // a card without a name yet takes the name the call shows, ready to be saved
+    form.elements[name].value = (customer && customer[name]) || (name === "name" ? pop.caller_name || "" : "");
   }
   result(form, "");
   fill($("history-list"), pop.history.map((h) => item(
-    [localTime(h.entered_at), h.outcome, h.answered_by, h.problem_type, h.order_no, h.summary]
+    [localTime(h.entered_at), messages[`outcome.${h.outcome}`] || h.outcome, h.answered_by, h.problem_type, h.order_no,
+      h.summary]
       .filter((part) => part).join(" · "))), t("screen.no_history"));
   fill($("callback-list"), pop.callbacks.map((c) => item([localTime(c.due_at), c.text].filter(Boolean).join(" · "))),
     t("screen.none"));

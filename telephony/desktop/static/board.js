@@ -228,7 +228,7 @@ function tick() {
 const data = (handler) => (message) => handler(JSON.parse(message.data));
 
 // the public board streams masked events; the supervisor's page names its own stream
-const source = new EventSource(body.dataset.stream || "/events");
+export const source = new EventSource(body.dataset.stream || "/events");
 source.addEventListener("open", () => setStatus("live"));
 source.addEventListener("error", () => setStatus("reconnecting"));
 source.addEventListener("board", data(applyBoard));

@@ -1,7 +1,7 @@
 // The supervisor's board: the live board (board.js, on the unmasked stream the page names) plus
 // actions on an agent: pause, unpause, listen, whisper, barge (ChanSpy to the supervisor's phone).
 
-import "./board.js";
+import { source } from "./board.js";
 import { getJSON, post } from "./api.js";
 
 const messages = JSON.parse(document.getElementById("messages").textContent);
@@ -79,3 +79,5 @@ async function loadToday() {
 
 loadToday();
 setInterval(loadToday, 30000);
+// a call that ends changes the day's figures: read them again once the call log has it (1 s later)
+source.addEventListener("call_ended", () => setTimeout(loadToday, 1000));
