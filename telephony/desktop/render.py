@@ -87,7 +87,7 @@ def board_page(t: Catalog, *, board: dict[str, Any], recent: list[dict[str, Any]
     banner = el("p", {"id": "link-down", "class": "banner", "hidden": link_up}, t.t("link_down"))
     main = el("main", None,
               section("queues", t.t("queues"), queues(t, board["queues"], now)),
-              section("agents", t.t("agents"), agents(t, board["agents"])),
+              section("agents", t.t("agents"), agents(t, board["agents"], now)),
               section("calls", t.t("calls"), calls(t, board["calls"], now)),
               section("alerts", t.t("alerts"), alert_list(t, alerts, tz, alert_limit)),
               section("recent", t.t("recent"), recent_calls(t, recent, tz, recent_limit)),
@@ -149,11 +149,14 @@ def queue(t: Catalog, q: dict[str, Any], now: float) -> Html:
               el("ol", {"class": "waiting"}, entries) if entries else empty(t.t("nobody_waiting")))
 
 
-def agent_state(t: Catalog, agent: dict[str, Any]) -> Html:
-    """The state, the ring number while ringing, and the pause with its reason (also while talking)."""
+def agent_state(t: Catalog, agent: dict[str, Any], now: float) -> Html:
+    """The state, the ring number while ringing, and the pause with its reason and how long it has
+    lasted (also while talking; the length only when its beginning was seen)."""
     pause = t.t("paused_because", reason=agent["reason"]) if agent["reason"] else t.label("agent", "paused")
     label = pause if agent["state"] == "paused" else t.label("agent", agent["state"])
     parts: list[Html | str] = [el("span", {"class": f"state state-{agent['state']}"}, label)]
+    if agent["state"] == "paused" and agent.get("paused_since") is not None:
+        parts += [" ", ticking(agent["paused_since"], now)]
     if agent["ring"] is not None:
         parts += [" ", el("span", {"class": "ring", "data-ring-agent": agent["agent"]}, t.t("ring_n", n=agent["ring"]))]
     if agent["paused"] and agent["state"] != "paused":
@@ -163,11 +166,11 @@ def agent_state(t: Catalog, agent: dict[str, Any]) -> Html:
     return join(parts)
 
 
-def agents(t: Catalog, data: list[dict[str, Any]]) -> Html:
+def agents(t: Catalog, data: list[dict[str, Any]], now: float) -> Html:
     rows = [el("tr", {"data-agent": a["agent"], "class": f"agent-{a['state']}"},
                el("td", None, el("span", {"class": "ext"}, a["agent"]), " ",
                   el("span", {"class": "agent-name"}, a["name"] if a["name"] != f"Agent {a['agent']}" else None)),
-               el("td", None, agent_state(t, a)),
+               el("td", None, agent_state(t, a, now)),
                el("td", None, t.t("list_separator").join(a["queues"])))
             for a in data]
     return table([t.t("col_agent"), t.t("col_state"), t.t("col_queues")], rows, body_id="agent-rows",

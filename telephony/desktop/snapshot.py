@@ -67,7 +67,8 @@ def agent_states(data: dict[str, Any]) -> list[dict[str, Any]]:
     ``state`` is the most urgent of: ``ringing`` (with ``ring``, the highest ring number if two calls
     ring him), ``talking``, ``offline`` (not registered), ``paused``, ``ready``, ``unknown``.  A
     paused agent who is talking stays ``talking`` with ``paused`` true: the pause matters once the
-    call ends.  ``paused_in`` lists the queues he is paused in (app_queue's auto-pause pauses one).
+    call ends.  ``paused_in`` lists the queues he is paused in (app_queue's auto-pause pauses one);
+    ``paused_since`` is when the earliest of those pauses began (None when nobody saw it begin).
     """
     ringing: dict[str, tuple[int, str]] = {}
     talking: dict[str, tuple[str, float]] = {}
@@ -82,16 +83,19 @@ def agent_states(data: dict[str, Any]) -> list[dict[str, Any]]:
         for member in queue["members"]:
             row = agents.setdefault(member["agent"], {
                 "agent": member["agent"], "name": member["name"], "queues": [], "statuses": set(),
-                "paused_in": [], "reason": "",
+                "paused_in": [], "reason": "", "paused_since": None,
             })
             row["queues"].append(queue["name"])
             row["statuses"].add(member["status"])
             if member["paused"]:
                 row["paused_in"].append(queue["name"])
                 row["reason"] = row["reason"] or member["reason"]
+                since = member.get("paused_since")
+                if since is not None and (row["paused_since"] is None or since < row["paused_since"]):
+                    row["paused_since"] = since
     for name in set(ringing) | set(talking):
         agents.setdefault(name, {"agent": name, "name": None, "queues": [], "statuses": set(), "paused_in": [],
-                                 "reason": ""})
+                                 "reason": "", "paused_since": None})
     return [_agent_row(row, ringing.get(name), talking.get(name)) for name, row in sorted(agents.items())]
 
 

@@ -55,12 +55,15 @@ class MemberRules:
         queue, interface = m.get("Queue"), m.get("Interface")
         if not queue or not interface:
             return
+        known = interface in self.queue(queue).members
         member = self.member(queue, interface, m.get("MemberName"))
         status = DEVICE_STATUS.get(m.get("Status") or "", "unknown")
         in_call = m.get("InCall") == "1"
         changed = status != member.status or in_call != member.in_call
         member.status, member.in_call = status, in_call
         self.set_paused(member, m.get("Paused") == "1", m.get("PausedReason") or "", at, seen="status")
+        if not known:  # the first news of this member: a pause he is in began before it, nobody knows when
+            member.paused_since = None
         if changed:
             self.emit(ev.AgentStatus(self.pbx, at, agent=member.agent, interface=interface, queue=queue,
                                       status=status, paused=member.paused, in_call=in_call))
@@ -81,6 +84,8 @@ class MemberRules:
         # an announcement or a snapshot may also change just the reason.
         if paused == member.paused and (seen == "status" or reason == member.reason):
             return
+        if paused != member.paused:
+            member.paused_since = at if paused and seen != "resync" else None
         member.paused, member.reason = paused, reason if paused else ""
         self.emit(ev.AgentPaused(self.pbx, at, agent=member.agent, interface=member.interface,
                                   queue=member.queue, paused=paused, reason=reason, seen=seen))

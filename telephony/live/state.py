@@ -161,6 +161,9 @@ class Member:
     paused: bool = False
     reason: str = ""
     in_call: bool = False
+    #: when the pause began; None when not paused, or when its beginning was not seen (found
+    #: paused at start or after a gap of the AMI link)
+    paused_since: float | None = None
 
 
 @dataclass(slots=True)

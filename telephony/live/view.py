@@ -25,7 +25,7 @@ def board(model: LiveModel, now: float, *, mask: Callable[[str | None], str | No
             "longest_wait_s": max((row["waiting_s"] for row in waiting), default=0.0),
             "members": [
                 {"agent": m.agent, "name": m.name, "interface": m.interface, "status": m.status,
-                 "paused": m.paused, "reason": m.reason}
+                 "paused": m.paused, "reason": m.reason, "paused_since": m.paused_since}
                 for m in sorted(queue.members.values(), key=lambda m: m.agent)
             ],
         })

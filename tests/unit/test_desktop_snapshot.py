@@ -134,3 +134,29 @@ def test_finished_calls_keep_the_last_that_ended_shown_by_arrival_and_merged_onc
               finished_row(summary_like("older", 50.0, 60.0))]
     assert [(r["linkedid"], r["outcome"]) for r in recent.merged(stored)] == [
         ("live-4", "answered"), ("live-3", "abandoned"), ("old", "answered")]
+
+
+def test_how_long_an_agent_has_been_paused_when_its_beginning_was_seen():
+    from telephony.desktop.i18n import Catalog
+    from telephony.desktop.render import agents as agent_rows
+
+    model = LiveModel()
+    play("20-", model, until=20.0)  # app_queue auto-paused 1001 at 15.1 s
+    row = {a["agent"]: a for a in snapshot(model, 20.0, mask_numbers=True)["agents"]}["1001"]
+    since = row["paused_since"]
+    assert since == pytest.approx(15.1, abs=0.1)
+    html = agent_rows(Catalog("zh-CN"), [row], now=since + 65.0)
+    assert f'<span class="dur" data-since="{since:.3f}">1:05</span>' in html
+
+
+def test_a_pause_found_at_start_has_no_length_nobody_saw_it_begin():
+    from tests.amiscript import Pbx
+
+    model = LiveModel()
+    model.apply(Pbx().member_status("support", "1001", paused=True, reason="午休"), 100.0)  # first news of him
+    row = {a["agent"]: a for a in snapshot(model, 200.0, mask_numbers=True)["agents"]}["1001"]
+    assert (row["state"], row["reason"], row["paused_since"]) == ("paused", "午休", None)
+    model.apply(Pbx().pause("support", "1001", False), 210.0)
+    model.apply(Pbx().pause("support", "1001", True, "培训"), 220.0)  # this one was seen beginning
+    row = {a["agent"]: a for a in snapshot(model, 230.0, mask_numbers=True)["agents"]}["1001"]
+    assert (row["reason"], row["paused_since"]) == ("培训", 220.0)

@@ -109,9 +109,12 @@ function queue(q, now) {
     entries.length ? el("ol", { class: "waiting" }, entries) : empty(t("nobody_waiting")));
 }
 
-function agentState(a) {
+function agentState(a, now) {
   const pause = a.reason ? t("paused_because", { reason: a.reason }) : label("agent", "paused");
   const out = [el("span", { class: `state state-${a.state}` }, a.state === "paused" ? pause : label("agent", a.state))];
+  if (a.state === "paused" && a.paused_since !== null && a.paused_since !== undefined) {
+    out.push(" ", ticking(a.paused_since, now));
+  }
   if (a.ring !== null) out.push(" ", el("span", { class: "ring", "data-ring-agent": a.agent }, t("ring_n", { n: a.ring })));
   if (a.paused && a.state !== "paused") out.push(" ", el("span", { class: "reason" }, pause));
   if (a.paused && a.paused_in.join("\u0000") !== a.queues.join("\u0000")) {
@@ -120,11 +123,11 @@ function agentState(a) {
   return out;
 }
 
-function agentRow(a) {
+function agentRow(a, now) {
   return el("tr", { "data-agent": a.agent, class: `agent-${a.state}` },
     el("td", null, el("span", { class: "ext" }, a.agent), " ",
       el("span", { class: "agent-name" }, a.name !== `Agent ${a.agent}` ? a.name : null)),
-    el("td", null, agentState(a)),
+    el("td", null, agentState(a, now)),
     el("td", null, a.queues.join(t("list_separator"))));
 }
 
@@ -147,7 +150,7 @@ function applyBoard(board) {
   const now = board.at;
   const queues = document.getElementById("queue-list");
   queues.replaceChildren(...(board.queues.length ? board.queues.map((q) => queue(q, now)) : [empty(t("no_queues"))]));
-  fill(document.getElementById("agent-rows"), board.agents.map(agentRow));
+  fill(document.getElementById("agent-rows"), board.agents.map((a) => agentRow(a, now)));
   fill(document.getElementById("call-rows"), board.calls.map((c) => callRow(c, now)));
 }
 
