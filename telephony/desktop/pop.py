@@ -7,7 +7,10 @@ then ``ring`` (2, 3, …), ``answered`` (with ``apologise``) and ``ended`` (``ou
 ``data`` is one JSON object with ``pbx``, ``linkedid`` and ``at`` (ISO-8601), numbers in full: the
 feed is for the agent himself, a supervisor, or a program with a token (see CONTRACTS "Web").
 
-Rings that come while the pop's lookup is still running wait for it, so a feed always shows ``pop``
+The lookup starts as soon as the caller is known to wait for an agent (``CallOffered``: he joined a
+queue), so when a phone starts ringing a moment later its pop usually needs no database at all;
+the facts are kept for the call's length (``max_lookups`` calls at most) and serve every offer of
+it.  A direct call is looked up at its first ring.  Rings that come while the lookup is still running wait for it, so a feed always shows ``pop``
 first.  A browser that connects (or reconnects) while the phone rings gets the current pop and ring
 at once.  A store that fails is logged and the pop goes out all the same with what the call itself
 says, ``customer: null`` and ``history_unavailable: true``: the caller must not ring unseen.
@@ -62,6 +65,36 @@ class TakenCall:
     answered: bool
 
 
+class _Lookup:
+    """One caller's facts, being read or read: every offer of the call takes them from here."""
+
+    def __init__(self, caller: str | None) -> None:
+        self.caller = caller
+        self.facts: dict[str, Any] | None = None
+        self.failure: Failure | None = None
+        self._waiting: list[tuple[Callable[[dict[str, Any]], None], Callable[[Failure], None]]] = []
+
+    def then(self, ok: Callable[[dict[str, Any]], None], failed: Callable[[Failure], None]) -> None:
+        if self.facts is not None:
+            ok(self.facts)
+        elif self.failure is not None:
+            failed(self.failure)
+        else:
+            self._waiting.append((ok, failed))
+
+    def resolve(self, facts: dict[str, Any]) -> None:
+        self.facts = facts
+        waiting, self._waiting = self._waiting, []
+        for ok, _ in waiting:
+            ok(facts)
+
+    def fail(self, failure: Failure) -> None:
+        self.failure = failure
+        waiting, self._waiting = self._waiting, []
+        for _, failed in waiting:
+            failed(failure)
+
+
 @dataclass
 class _Offer:
     """One ringing (or answered) offer on one agent's screen."""
@@ -93,7 +126,7 @@ class AgentFeeds:
 
     def __init__(self, *, bus: EventBus, clock: IReactorTime, facts: PopSource | None, pbx: str,
                  model: LiveModel | None = None, keepalive_s: float = 15.0, max_queued: int = DEFAULT_MAX_QUEUED,
-                 remember: int = 50) -> None:
+                 remember: int = 50, max_lookups: int = 10_000) -> None:
         self.bus = bus
         self.model = model
         self.clock = clock
@@ -105,6 +138,8 @@ class AgentFeeds:
         self._offers: dict[str, _Offer] = {}  #: by offer id
         self._taken: dict[str, deque[TakenCall]] = {}
         self._remember = remember
+        self._lookups: OrderedDict[str, _Lookup] = OrderedDict()  #: by linkedid, for the call's length
+        self._max_lookups = max_lookups
         #: transfer notes by linkedid, shown in the receiver's pop (bounded like the calls remembered)
         self._notes: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
@@ -168,6 +203,8 @@ class AgentFeeds:
     def on_event(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.AgentRinging):
             self._ringing(event)
+        elif isinstance(event, ev.CallOffered):
+            self._lookup(event.linkedid, event.caller)
         elif isinstance(event, ev.CallAnswered):
             offer = self._offer_of(event.agent, event.linkedid)
             if offer is not None:
@@ -182,6 +219,7 @@ class AgentFeeds:
             for offer_id, offer in list(self._offers.items()):
                 if offer.linkedid == event.call.linkedid:
                     self._finish(offer_id, event, event.call.outcome)
+            self._lookups.pop(event.call.linkedid, None)
         elif isinstance(event, ev.AgentPaused) and self.model is not None and event.agent in self._feeds:
             self._send(event.agent, "presence", self._presence(event.agent, event))
 
@@ -200,10 +238,24 @@ class AgentFeeds:
         base = self._data(event, caller=event.caller, caller_name=event.caller_name, queue=event.queue,
                           ring=event.ring, offer_id=event.offer_id, agent=event.agent, messages=[],
                           transfer_note=self._note_for(event.linkedid, event.agent))
-        lookup = (defer.maybeDeferred(self.facts.pop_facts, event.caller) if self.facts is not None
-                  else defer.succeed({"customer": None, "history": [], "callbacks": []}))
-        lookup.addCallbacks(lambda facts: self._popped(event.offer_id, {**base, **facts}),
-                            lambda failure: self._lookup_failed(failure, event, base))
+        self._lookup(event.linkedid, event.caller).then(
+            lambda facts: self._popped(event.offer_id, {**base, **facts}),
+            lambda failure: self._lookup_failed(failure, event, base))
+
+    def _lookup(self, linkedid: str, caller: str | None) -> _Lookup:
+        """The caller's facts for this call: being read, read, or asked of the store now."""
+        found = self._lookups.get(linkedid)
+        if found is not None and found.caller == caller and found.failure is None:
+            return found
+        lookup = self._lookups[linkedid] = _Lookup(caller)
+        self._lookups.move_to_end(linkedid)
+        while len(self._lookups) > self._max_lookups:
+            self._lookups.popitem(last=False)
+        if self.facts is None:
+            lookup.resolve({"customer": None, "history": [], "callbacks": []})
+        else:
+            defer.maybeDeferred(self.facts.pop_facts, caller).addCallbacks(lookup.resolve, lookup.fail)
+        return lookup
 
     def _note_for(self, linkedid: str, agent: str) -> dict[str, Any] | None:
         note = self._notes.get(linkedid)

@@ -211,3 +211,55 @@ def test_a_transfer_note_pops_at_the_receiver_and_not_at_the_sender(rig):
     assert pop["transfer_note"] == {"from": "1001", "to": "1003", "note": "需要技术支持"}
     (_, own), = events_of(sender)
     assert own["transfer_note"] is None
+
+
+def offered(linkedid: str = "L1", caller: str = "13800138000"):
+    return ev.CallOffered(pbx=PBX, at=AT - 0.5, linkedid=linkedid, queue="support", caller=caller,
+                          caller_name="张三", position=1, entered_at=AT - 1)
+
+
+def test_the_lookup_starts_when_the_caller_joins_the_queue_so_the_ring_pops_at_once(rig):
+    bus, facts, feeds, site = rig
+    client = Client(site, b"/feed/1001")
+    bus.publish(offered())
+    assert facts.asked == ["13800138000"]
+    facts.pending[0].callback(FACTS)  # read while app_queue picks a member
+    bus.publish(ringing(1))
+    assert [n for n, _ in events_of(client)] == ["pop"]  # at once: no second lookup
+    bus.publish(offer_ended("no_answer"))
+    other = Client(site, b"/feed/1002")
+    bus.publish(ringing(1, agent="1002"))  # the queue offers the call to the next agent
+    assert [n for n, _ in events_of(other)] == ["pop"] and facts.asked == ["13800138000"]
+
+
+def test_a_failed_lookup_is_tried_again_at_the_next_offer_and_a_finished_call_is_forgotten(rig):
+    bus, facts, feeds, site = rig
+    client = Client(site, b"/feed/1001")
+    bus.publish(offered())
+    facts.pending[0].errback(RuntimeError("database is down"))
+    bus.publish(ringing(1))  # the ring asks again rather than pop without history
+    assert len(facts.asked) == 2 and events_of(client) == []
+    facts.pending[1].errback(RuntimeError("database is down"))
+    assert events_of(client)[-1][1]["history_unavailable"] is True
+    bus.publish(ringing(1, agent="1002"))
+    assert len(facts.asked) == 3
+    facts.pending[2].callback(FACTS)
+    bus.publish(ev.CallEnded(pbx=PBX, at=AT + 30, call=_ended_call("L1")))
+    bus.publish(offered())  # the same linkedid again (a replay): read afresh, not from the ended call
+    assert len(facts.asked) == 4
+
+
+def test_lookups_are_kept_for_a_bounded_number_of_calls(clock):
+    feeds = AgentFeeds(bus=EventBus(), clock=clock, facts=Facts(), pbx=PBX, max_lookups=3)
+    feeds.start()
+    for n in range(10):
+        feeds.on_event(offered(linkedid=f"L{n}"))
+    assert list(feeds._lookups) == ["L7", "L8", "L9"]
+    feeds.stop()
+
+
+def _ended_call(linkedid: str):
+    return ev.CallSummary(pbx=PBX, linkedid=linkedid, caller="13800138000", caller_name="张三", entered_at=AT - 1,
+                          queues=("support",), queue="support", offers=(), answered_by=None, answered_at=None,
+                          transferred_to=(), wait_s=None, rings_to_answer=None, apologise=None, talk_s=None,
+                          outcome="abandoned", hangup_by="caller", hangup_cause=16, ended_at=AT + 30)
