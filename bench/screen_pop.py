@@ -38,10 +38,12 @@ The run, in this order:
    are reported apart, then pops are measured for ``--seconds``.
 
 Latency of a pop (CONTRACTS "Web"): the AMI message that starts the offer, as it reaches the daemon
-— ``AgentRinging`` (ring 1) ``.at``, which is ``reactor.seconds()`` when those bytes were read from
-the AMI socket — to the ``pop`` written to the agent's stream (``AgentFeeds.on_pop``, called right
-after the write, ``reactor.seconds()``).  A pop counts when its ring-1 ``at`` falls in the measured
-window.  Also printed, to tell where the time goes: the same to the moment the SSE client read the
+— the offer's ``started_at`` in the live model (``AgentCalled`` or ``DialBegin``) or its first ring
+(``AgentRinging`` ring 1 ``.at``) if that came first; both are ``reactor.seconds()`` when those bytes
+were read from the AMI socket — to the ``pop`` written to the agent's stream (``AgentFeeds.on_pop``,
+called right after the write, ``reactor.seconds()``).  A pop counts when its offer started in the
+measured window.  The feed starts the caller's lookup when he joins the queue (``CallOffered``), a
+moment before app_queue offers him to an agent: that head start is the daemon's, and counted as such.  Also printed, to tell where the time goes: the same to the moment the SSE client read the
 pop from its socket (one more trip through the reactor and the loopback); the window's store lookups
 split into the wait for a pool thread, ``casework.pop_facts`` in the thread (connection checkout with
 its pre-ping, the three queries) and the rest (commit, release, the way back to the reactor); the
@@ -397,7 +399,7 @@ def run_reactor(args: argparse.Namespace, url: str, numbers: list[str], tokens: 
         f"web:\n  listen: 127.0.0.1:0\n", "screen_pop.yaml")
     daemon = build_daemon(config, reactor, web=True)
 
-    ring1: dict[str, float] = {}  # offer id → AgentRinging ring 1 .at
+    ring1: dict[str, float] = {}  # offer id → when the offer started (AgentCalled/DialBegin, or its ring if earlier)
     written: dict[str, float] = {}  # offer id → when the pop was written (on_pop)
     read: dict[str, float] = {}  # offer id → when the agent's client read it
     contents: dict[str, tuple[bool, int, int, bool]] = {}  # offer id → customer?, history, wrap-ups, unavailable
@@ -409,7 +411,11 @@ def run_reactor(args: argparse.Namespace, url: str, numbers: list[str], tokens: 
 
     def on_event(event) -> None:
         if isinstance(event, ev.AgentRinging) and event.ring == 1:
-            ring1.setdefault(event.offer_id, event.at)
+            # The offer starts with AgentCalled (app_queue) or DialBegin, which may come before the
+            # phone's first ring: measure from whichever of the two reached the daemon first.
+            call = daemon.model.calls.get(event.linkedid)
+            offer = next((o for o in call.offers if o.id == event.offer_id), None) if call is not None else None
+            ring1.setdefault(event.offer_id, min(event.at, offer.started_at) if offer is not None else event.at)
 
     def on_written(extension: str, offer_id: str) -> None:
         written.setdefault(offer_id, reactor.seconds())
@@ -421,7 +427,7 @@ def run_reactor(args: argparse.Namespace, url: str, numbers: list[str], tokens: 
         contents[offer_id] = (data.get("customer") is not None, len(history),
                               sum(1 for h in history if h.get("problem_type")), bool(data.get("history_unavailable")))
 
-    # The lookup as the feed makes it (Store.pop_facts = store.run(casework.pop_facts, number)), with
+    # The lookup as the feed makes it (Store.pop_facts: casework.pop_facts in the lookup threads), with
     # its time in the pool's thread noted: what the wait for a thread and the way back cost.
     store = daemon.store
 
@@ -438,7 +444,7 @@ def run_reactor(args: argparse.Namespace, url: str, numbers: list[str], tokens: 
             lookups.append((at, submitted, begun, ended, time.perf_counter()))
             return facts
 
-        return store.run(timed_facts, number).addCallback(back)
+        return store._lookup(timed_facts, number).addCallback(back)  # the pool Store.pop_facts uses
 
     gc_pauses: list[tuple[int, float, int]] = []  # (generation, ms, objects freed) of the window's collections
     gc_began = [0.0]
