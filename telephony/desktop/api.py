@@ -40,7 +40,7 @@ from telephony.store.model import CUSTOMER_CATEGORIES
 from telephony.store.people import Principal
 
 from .auth import Gate
-from .guarded import ActionSender, BadRequest, Denied, Guarded, body_of, respond_json, text_field
+from .guarded import ActionSender, BadRequest, Denied, Guarded, body_of, record_id, respond_json, text_field
 from .pop import AgentFeeds, presence_of
 from .shiftapi import UNREAD_REASON, ShiftRoutes
 
@@ -116,8 +116,10 @@ class PresenceActions:
             await self.set(extension, "ready", None, "agent")
 
     def _wrapup_over(self, extension: str) -> None:
+        # Only the wrap-up's own pause ends here: a pause that came meanwhile (the guard's, one from
+        # the phone or a supervisor) is not undone by a timer.
         self._wrapups.pop(extension, None)
-        defer.ensureDeferred(self.set(extension, "ready", None, "agent")).addErrback(
+        defer.ensureDeferred(self.release(extension, WRAPUP_REASON)).addErrback(
             lambda failure: log.warning("wrap-up of %s over, but the unpause failed: %s", extension,
                                         failure.getErrorMessage()))
 
@@ -227,8 +229,9 @@ class Api(ShiftRoutes, Guarded):
         self._own_or_supervisor(who, extension)
         body = body_of(request)
         by = "agent" if who.extension == extension and who.role == "agent" else "supervisor"
-        if by == "agent" and body.get("state") == "ready" and self.announcements_required and \
-                await self.store.announcements_for(who.name, unread_only=True):
+        # wrap-up ends in "ready" by itself: both wait until the announcements are read
+        if by == "agent" and body.get("state") in ("ready", "wrapup") and self.announcements_required and \
+                who.session_id is not None and await self.store.announcements_for(who.name, unread_only=True):
             raise Denied(409, f"read and acknowledge the announcements first ({UNREAD_REASON})")
         result = await self.presence.set(extension, str(body.get("state", "")), text_field(body, "reason", 64), by)
         return respond_json(request, 200, result)
@@ -240,12 +243,11 @@ class Api(ShiftRoutes, Guarded):
     async def task_done(self, request: server.Request, who: Principal, task_id: str) -> bytes:
         if who.role not in ("agent", "supervisor"):
             raise Denied(403, "agents and supervisors only")
-        if not task_id.isdigit():
-            raise Denied(404, "no such task")
-        closed = await self.store.close_task(int(task_id), by=None if who.is_supervisor else who.extension)
+        number = record_id(task_id, "task")
+        closed = await self.store.close_task(number, by=None if who.is_supervisor else who.extension)
         if not closed:
             raise Denied(404, "no such open task of yours")
-        return respond_json(request, 200, {"id": int(task_id), "status": "done"})
+        return respond_json(request, 200, {"id": number, "status": "done"})
 
     async def spy(self, request: server.Request, who: Principal, extension: str) -> bytes:
         """ChanSpy on the agent's call from the supervisor's own phone (an Originate to it)."""
@@ -286,7 +288,7 @@ class Api(ShiftRoutes, Guarded):
         caller = await self._answered_by(who.extension, pbx, linkedid)
         body = body_of(request)
         wrapup = WrapUp(problem_type=str(body.get("problem_type", "")), resolution=str(body.get("resolution", "")),
-                        order_no=text_field(body, "order_no", 64), notes=text_field(body, "notes", 4000),
+                        order_no=text_field(body, "order_no", 64), notes=text_field(body, "notes", 4000, lines=True),
                         follow_up_due=_when(body, "follow_up_due"), category=_category(body))
         try:
             saved = await self.store.save_wrapup(pbx, linkedid, who.extension, caller, wrapup)
@@ -317,7 +319,8 @@ class Api(ShiftRoutes, Guarded):
         if not await self._may_see_customer(who, normal):
             raise Denied(404, "no customer of yours with that number")
         body = body_of(request)
-        fields = {name: text_field(body, name, 4000 if name == "notes" else 255) for name in ("name", "company", "notes")
+        fields = {name: text_field(body, name, 4000 if name == "notes" else 255, lines=name == "notes")
+                  for name in ("name", "company", "notes")
                   if name in body}
         if "category" in body:
             fields["category"] = _category(body)
@@ -367,6 +370,8 @@ def _when(body: dict[str, Any], name: str) -> datetime | None:
         raise BadRequest(f"{name}: a date and time such as 2026-12-08T10:00+08:00") from None
     if value.tzinfo is None:
         raise BadRequest(f"{name}: give the time zone too, e.g. 2026-12-08T10:00+08:00")
+    if not 2000 <= value.year <= 2100:
+        raise BadRequest(f"{name}: a date between 2000 and 2100")
     return value
 
 

@@ -9,9 +9,13 @@
   ``csrf_token`` or the ``X-CSRF-Token`` header.  The sign-in form itself, made before there is a
   session, is tied to a random ``telephony_login_csrf`` cookie (double submit): another site can
   make a browser post the form but cannot read or set that cookie.
-* Failed sign-ins are counted per user name and per address (:class:`FailureLimit`); past the limit
-  the form answers 429 with ``Retry-After`` until the window has passed, whether the password is
-  right or not.
+* Failed sign-ins are counted (:class:`FailureLimit`) per user name from one address (5 in 5
+  minutes), per user name from anywhere and per address (20 each, so nobody elsewhere locks a
+  colleague out with five guesses); past a limit the form answers 429 with ``Retry-After`` until the
+  window has passed, whether the password is right or not.  An attempt counts as failed from the
+  moment it is made (and is forgiven if it succeeds), so a thousand attempts sent at once are not a
+  thousand guesses; and at most ``max_signing_in`` passwords are checked at once (503 beyond): argon2
+  is slow on purpose, and a flood of sign-ins must not starve the store's threads.
 
 Everything that touches the database (argon2 verification included) runs in the store's threads;
 the reactor only waits for Deferreds.
@@ -30,9 +34,15 @@ from twisted.web.server import Request
 
 from telephony.store.people import Principal
 
-__all__ = ["FailureLimit", "Gate", "PrincipalSource", "LOGIN_CSRF_COOKIE", "SESSION_COOKIE"]
+__all__ = ["FailureLimit", "Gate", "PrincipalSource", "SignInBusy", "LOGIN_CSRF_COOKIE", "MAX_PASSWORD",
+           "SESSION_COOKIE"]
 
 SESSION_COOKIE = b"telephony_session"
+MAX_PASSWORD = 256  #: longer is no password anyone typed (``telephony user`` refuses longer too)
+
+
+class SignInBusy(Exception):
+    """Too many passwords are being checked right now; the form says to try again shortly."""
 LOGIN_CSRF_COOKIE = b"telephony_login_csrf"
 
 
@@ -70,12 +80,29 @@ class FailureLimit:
         if times is None:
             times = self._failures[key] = deque(maxlen=self.max_failures)
             while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
+                self._forget_one()
         self._failures.move_to_end(key)
         times.append(self.clock.seconds())
 
+    def forgive(self, key: str) -> None:
+        """Take back the latest failure of ``key`` (the attempt counted in advance succeeded)."""
+        times = self._failures.get(key)
+        if times:
+            times.pop()
+            if not times:
+                del self._failures[key]
+
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
+
+    def _forget_one(self) -> None:
+        # The key idle longest that is not held back now: a flood of made-up names must not erase
+        # the count of the name it is really after.
+        for key, times in self._failures.items():
+            if len(times) < self.max_failures:
+                del self._failures[key]
+                return
+        self._failures.popitem(last=False)
 
     def _recent(self, key: str) -> deque[float] | None:
         times = self._failures.get(key)
@@ -94,13 +121,17 @@ class Gate:
     """Identifies requests and signs people in and out (see the module doc)."""
 
     def __init__(self, store: PrincipalSource, clock: IReactorTime, *, session_ttl_s: float = 12 * 3600,
-                 secure_cookies: bool = False, max_failures: int = 5, failure_window_s: float = 300.0) -> None:
+                 secure_cookies: bool = False, max_failures: int = 5, failure_window_s: float = 300.0,
+                 max_signing_in: int = 2) -> None:
         self.store = store
         self.clock = clock
         self.ttl = timedelta(seconds=session_ttl_s)
         self.secure = secure_cookies
-        self.by_user = FailureLimit(clock, max_failures=max_failures, window_s=failure_window_s)
+        self.by_pair = FailureLimit(clock, max_failures=max_failures, window_s=failure_window_s)
+        self.by_user = FailureLimit(clock, max_failures=max_failures * 4, window_s=failure_window_s)
         self.by_address = FailureLimit(clock, max_failures=max_failures * 4, window_s=failure_window_s)
+        self.max_signing_in = max_signing_in
+        self.signing_in = 0
 
     # -- who is asking ------------------------------------------------------------------------------
 
@@ -144,22 +175,37 @@ class Gate:
 
     def throttled(self, username: str, address: str) -> float | None:
         """Seconds to wait when this name or this address failed too often, else None."""
-        waits = [w for w in (self.by_user.retry_after(username), self.by_address.retry_after(address)) if w]
+        waits = [w for w in (self.by_pair.retry_after(_pair(username, address)), self.by_user.retry_after(username),
+                             self.by_address.retry_after(address)) if w]
         return max(waits) if waits else None
 
     def sign_in(self, request: Request, username: str, password: str, address: str) -> defer.Deferred:
-        """→ the Principal (the session cookie is set on ``request``), or None (counted as a failure)."""
+        """→ the Principal (the session cookie is set on ``request``), or None (a failure); fails with
+        :class:`SignInBusy` when ``max_signing_in`` checks already run."""
+        if self.signing_in >= self.max_signing_in:
+            return defer.fail(SignInBusy())
+        pair = _pair(username, address)
+        for limit, key in ((self.by_pair, pair), (self.by_user, username), (self.by_address, address)):
+            limit.failed(key)  # counted now: attempts made at once must not all pass the check above
+        if len(password) > MAX_PASSWORD:
+            return defer.succeed(None)
+
         def done(result: tuple[str, Principal] | None) -> Principal | None:
             if result is None:
-                self.by_user.failed(username)
-                self.by_address.failed(address)
                 return None
             token, principal = result
-            self.by_user.succeeded(username)
+            self.by_pair.succeeded(pair)
+            self.by_user.forgive(username)
+            self.by_address.forgive(address)
             self._set_cookie(request, SESSION_COOKIE, token, max_age=int(self.ttl.total_seconds()))
             return principal
 
-        return self.store.sign_in(username, password, self.ttl).addCallback(done)
+        def over(result: Any) -> Any:
+            self.signing_in -= 1
+            return result
+
+        self.signing_in += 1
+        return self.store.sign_in(username, password, self.ttl).addBoth(over).addCallback(done)
 
     def sign_out(self, request: Request) -> defer.Deferred[Any]:
         cookie = request.getCookie(SESSION_COOKIE)
@@ -171,6 +217,10 @@ class Gate:
     def _set_cookie(self, request: Request, name: bytes, value: str, *, max_age: int) -> None:
         request.addCookie(name, value.encode("ascii"), path=b"/", max_age=str(max_age).encode("ascii"),
                           httpOnly=True, secure=self.secure, sameSite="strict")
+
+
+def _pair(username: str, address: str) -> str:
+    return f"{username}\x00{address}"
 
 
 def _field(request: Request, name: bytes) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, Protocol
 
 from twisted.internet import defer
@@ -14,7 +15,7 @@ from .auth import Gate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ActionSender", "BadRequest", "Denied", "Guarded", "body_of", "respond_json", "text_field"]
+__all__ = ["ActionSender", "BadRequest", "Denied", "Guarded", "body_of", "record_id", "respond_json", "text_field"]
 
 MAX_BODY = 64 * 1024
 
@@ -39,7 +40,7 @@ def respond_json(request: server.Request, code: int, data: Any) -> bytes:
     request.setResponseCode(code)
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
     request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
 
 def body_of(request: server.Request) -> dict[str, Any]:
@@ -54,6 +55,8 @@ def body_of(request: server.Request) -> dict[str, Any]:
             data = json.loads(raw.decode("utf-8") or "{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BadRequest(f"the body is not JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("the body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest("the body must be a JSON object")
         return data
@@ -117,7 +120,16 @@ class Guarded(resource.Resource):
         return respond_json(request, 401, {"error": "sign in first"})
 
 
-def text_field(body: dict[str, Any], name: str, limit: int) -> str | None:
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]")
+_RECORD_ID = re.compile(r"[0-9]{1,18}")
+
+
+def text_field(body: dict[str, Any], name: str, limit: int, *, lines: bool = False) -> str | None:
+    """A text field, stripped; None when absent or empty.  Refused (400, naming the field): what is
+    not text, longer than ``limit``, not encodable (a lone surrogate that JSON lets through: it would
+    break every page and log that shows it), or with control characters — line breaks too unless
+    ``lines`` (notes may have several; a reason or an order number is one line, and goes to AMI and logs)."""
     value = body.get(name)
     if value is None:
         return None
@@ -126,4 +138,17 @@ def text_field(body: dict[str, Any], name: str, limit: int) -> str | None:
     value = value.strip()
     if len(value) > limit:
         raise BadRequest(f"{name}: at most {limit} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{name}: not valid text (a broken character)") from None
+    if _CONTROL.search(value) or (not lines and _LINE_BREAK.search(value)):
+        raise BadRequest(f"{name}: control characters{'' if lines else ' or line breaks'} are not allowed")
     return value or None
+
+
+def record_id(text: str, what: str) -> int:
+    """A numeric id from a path segment; anything else is a record that does not exist (404)."""
+    if not _RECORD_ID.fullmatch(text):
+        raise Denied(404, f"no such {what}")
+    return int(text)

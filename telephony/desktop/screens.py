@@ -10,6 +10,7 @@ form (CSRF) → 403 with a fresh form; too many failures → 429 with ``Retry-Af
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -20,10 +21,12 @@ from telephony.store.model import CUSTOMER_CATEGORIES, PROBLEM_TYPES, RESOLUTION
 from telephony.store.people import Principal
 
 from .guarded import Guarded
-from .auth import Gate
+from .auth import Gate, SignInBusy
 from .i18n import Catalog
 from .markup import Html, el, join
 from .render import board_page, language_link, layout, section
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AgentPage", "LoginPage", "LogoutResource", "SupervisorPage"]
 
@@ -175,8 +178,10 @@ class LoginPage(resource.Resource):
 
     def render_POST(self, request: server.Request) -> bytes | int:
         t = self.language(request)
-        fields = {name: (request.args.get(name.encode(), [b""])[0]).decode("utf-8", "replace")[:MAX_FIELD]
+        # never cut: a cut password would be checked as another one (a longer one fails, uncut)
+        fields = {name: (request.args.get(name.encode(), [b""])[0]).decode("utf-8", "replace")
                   for name in ("username", "password")}
+        fields["username"] = fields["username"][:MAX_FIELD]
         if not self.gate.login_csrf_ok(request):
             return self._form(request, 403, t.t("screen.error", error="CSRF"), fields["username"])
         address = request.getClientAddress()
@@ -196,9 +201,15 @@ class LoginPage(resource.Resource):
             request.finish()
 
         def failed(failure: Any) -> None:
-            if not request._disconnected:
+            if request._disconnected:
+                return
+            if failure.check(SignInBusy):
+                request.setHeader(b"retry-after", b"1")
+                request.write(self._form(request, 503, t.t("screen.busy"), fields["username"]))
+            else:
+                log.warning("sign-in: the store could not be asked (%s)", failure.getErrorMessage())
                 request.write(_html(request, 503, b"the sign-in store cannot be reached; try again shortly\n"))
-                request.finish()
+            request.finish()
 
         self.gate.sign_in(request, fields["username"], fields["password"], peer).addCallbacks(answer, failed)
         return server.NOT_DONE_YET

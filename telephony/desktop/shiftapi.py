@@ -21,6 +21,7 @@ item is left on the agent's list).  With ``announcements_required`` an agent sta
 from __future__ import annotations
 
 import logging
+import math
 import re
 from typing import Any
 
@@ -30,7 +31,7 @@ from telephony.privacy import mask_number
 from telephony.store.people import Principal
 from telephony.store.shift import ShiftProblem
 
-from .guarded import BadRequest, Denied, body_of, respond_json, text_field
+from .guarded import BadRequest, Denied, body_of, record_id, respond_json, text_field
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class ShiftRoutes:
         body = body_of(request)
         try:
             handover = await self.store.hand_over(extension, text_field(body, "to", 64) or "",
-                                                  text_field(body, "note", 4000), tz=self.tz)
+                                                  text_field(body, "note", 4000, lines=True), tz=self.tz)
         except ShiftProblem as exc:
             raise BadRequest(str(exc)) from None
         log.info("handover: %s → %s (%d items)", extension, handover["to"], len(handover["summary"]["items"]))
@@ -113,10 +114,10 @@ class ShiftRoutes:
 
     async def ack_handover(self, request: server.Request, who: Principal, handover_id: str) -> bytes:
 
-        if who.role != "agent" or not handover_id.isdigit() or \
-                not await self.store.acknowledge_handover(int(handover_id), who.extension):
+        number = record_id(handover_id, "handover")
+        if who.role != "agent" or not await self.store.acknowledge_handover(number, who.extension):
             raise Denied(404, "no open handover to you with that id")
-        return respond_json(request, 200, {"id": int(handover_id), "acknowledged": True})
+        return respond_json(request, 200, {"id": number, "acknowledged": True})
 
     # -- announcements and FAQ ---------------------------------------------------------------------------
 
@@ -130,8 +131,9 @@ class ShiftRoutes:
         self._supervisor(who)
         body = body_of(request)
         try:
-            new_id = await self.store.post_announcement(str(body.get("kind", "announcement")),
-                                                        str(body.get("title", "")), str(body.get("body", "")),
+            new_id = await self.store.post_announcement(text_field(body, "kind", 16) or "announcement",
+                                                        text_field(body, "title", 255) or "",
+                                                        text_field(body, "body", 10_000, lines=True) or "",
                                                         by=who.name)
         except ShiftProblem as exc:
             raise BadRequest(str(exc)) from None
@@ -140,13 +142,14 @@ class ShiftRoutes:
 
     async def ack_announcement(self, request: server.Request, who: Principal, announcement_id: str) -> bytes:
 
-        if not announcement_id.isdigit() or \
-                not await self.store.acknowledge_announcement(int(announcement_id), who.name):
+        number = record_id(announcement_id, "announcement")
+        if not await self.store.acknowledge_announcement(number, who.name):
             raise Denied(404, "no such announcement")
         unread = await self.store.announcements_for(who.name, unread_only=True)
-        if not unread and who.role == "agent" and who.extension and self.announcements_required:
+        if not unread and who.role == "agent" and who.extension and self.announcements_required \
+                and who.session_id is not None:
             await self.presence.release(who.extension, UNREAD_REASON)
-        return respond_json(request, 200, {"id": int(announcement_id), "unread": len(unread)})
+        return respond_json(request, 200, {"id": number, "unread": len(unread)})
 
     async def faq(self, request: server.Request, who: Principal) -> bytes:
 
@@ -157,7 +160,8 @@ class ShiftRoutes:
 
     async def gate_on_announcements(self, who: Principal) -> None:
         """At an agent's sign-in (his feed opening): pause him while required announcements wait."""
-        if not (self.announcements_required and who.role == "agent" and who.extension):
+        # a person who signed in, not a program reading his feed with a token (it reads no announcement)
+        if not (self.announcements_required and who.role == "agent" and who.extension and who.session_id is not None):
             return
         if await self.store.announcements_for(who.name, unread_only=True):
             await self.presence.hold(who.extension, UNREAD_REASON)
@@ -170,10 +174,13 @@ class ShiftRoutes:
         body = body_of(request)
         try:
             at = float(body["at"])
-            kind = str(body["kind"])
         except (KeyError, TypeError, ValueError):
-            raise BadRequest("kind and at (epoch seconds) name the alert") from None
-        facts = {name: (str(body[name]) if body.get(name) is not None else None) for name in ("agent", "queue", "linkedid")}
+            at = math.nan
+        kind = text_field(body, "kind", 32)
+        if kind is None or not math.isfinite(at) or not 0 < at < 4_102_444_800:  # before 2100
+            raise BadRequest("kind and at (epoch seconds) name the alert")
+        facts = {name: text_field({name: str(body[name])} if body.get(name) is not None else {}, name, 128)
+                 for name in ("agent", "queue", "linkedid")}
         if not await self.store.acknowledge_alert_fact(self.pbx, kind, at, facts["agent"], facts["queue"],
                                                        facts["linkedid"]):
             raise Denied(404, "no open alert with those facts")

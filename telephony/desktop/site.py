@@ -23,6 +23,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from twisted.python.failure import Failure
 from twisted.web import http, pages, resource, server
 
 from telephony.bus import EventBus
+from telephony.privacy import scrub
 from telephony.live.model import LiveModel
 
 from .api import Api, PresenceActions
@@ -57,11 +59,36 @@ _SECURITY_HEADERS = (
 )
 
 
+#: the largest request body taken (a form, a wrap-up, an announcement); twisted.web would otherwise
+#: buffer any size and parse a form body on the reactor before a resource is even asked
+MAX_REQUEST_BODY = 1 << 20
+
+
 class _Request(server.Request):
     def process(self) -> None:
         for name, value in _SECURITY_HEADERS:
             self.setHeader(name, value)
         super().process()
+
+    def gotLength(self, length: int | None) -> None:
+        self._body_bytes = 0
+        if length is not None and length > MAX_REQUEST_BODY:
+            self._refuse_body(length)
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self._body_bytes = getattr(self, "_body_bytes", 0) + len(data)
+        if self._body_bytes > MAX_REQUEST_BODY:  # a chunked body that never says its length
+            self._refuse_body(self._body_bytes)
+            return
+        super().handleContentChunk(data)
+
+    def _refuse_body(self, size: int) -> None:
+        log.warning("web: a request body of %d bytes refused (at most %d)", size, MAX_REQUEST_BODY)
+        self.channel.transport.write(b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+                                     b"Content-Length: 0\r\n\r\n")
+        self.channel.transport.loseConnection()
 
 
 class _Channel(http.HTTPChannel):
@@ -89,6 +116,13 @@ class BoardSite(server.Site):
         self.on_close: list[Callable[[], None]] = []  #: more to stop with the site (the screens' parts)
         self.channels: set[_Channel] = set()
         self._all_closed: list[defer.Deferred[None]] = []
+
+    def log(self, request: server.Request) -> None:
+        """The access log, without what is personal: numbers in the path masked, no query string."""
+        path = unquote(request.path.decode("latin-1"), errors="replace")
+        address = request.getClientAddress()
+        log.info('web: %s "%s %s" %d %s', getattr(address, "host", "-"), request.method.decode("latin-1"),
+                 scrub(path), request.code, request.sentLength or "-")
 
     def channel_opened(self, channel: _Channel) -> None:
         self.channels.add(channel)

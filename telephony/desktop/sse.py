@@ -40,7 +40,8 @@ def format_event(event: str, data: Any) -> bytes:
         raise ValueError(f"an SSE event name is one line, not {event!r}")
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     lines = [f"event: {event}", *(f"data: {line}" for line in _LINE_BREAK.split(text))]
-    return ("\n".join(lines) + "\n\n").encode("utf-8")
+    # "replace": one broken character (a lone surrogate) must not cost a feed its event
+    return ("\n".join(lines) + "\n\n").encode("utf-8", "replace")
 
 
 @implementer(IPushProducer)

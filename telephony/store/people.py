@@ -30,6 +30,7 @@ _DUMMY_HASH = _HASHER.hash("not a password anyone has")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _EXTENSION = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 256  #: what the sign-in form takes
 
 
 class UserProblem(ValueError):
@@ -77,6 +78,8 @@ def _check_user(username: str, role: str, extension: str | None) -> None:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise UserProblem(f"the password must have at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise UserProblem(f"the password must have at most {MAX_PASSWORD} characters (the sign-in form takes no more)")
 
 
 def add_user(session: Session, username: str, role: str, password: str, *, now: datetime,

@@ -98,8 +98,11 @@ def hand_over(session: Session, from_agent: str, to_username: str, note: str | N
               now: datetime) -> dict[str, Any]:
     """Hand ``from_agent``'s open items to the colleague named ``to_username`` (a user name or his
     extension) → the handover as stored."""
-    to_agent = session.scalar(select(UserRow.extension).where(
-        UserRow.role == "agent", or_(UserRow.username == to_username, UserRow.extension == to_username)))
+    # a user name first; an extension only when no agent has that name (names may be all digits)
+    to_agent = session.scalar(select(UserRow.extension).where(UserRow.role == "agent", UserRow.username == to_username))
+    if to_agent is None:
+        to_agent = session.scalar(select(UserRow.extension).where(UserRow.role == "agent",
+                                                                  UserRow.extension == to_username))
     if to_agent is None:
         raise ShiftProblem(f"to: no agent named {to_username!r}")
     if to_agent == from_agent:
