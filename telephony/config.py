@@ -198,6 +198,8 @@ class Web(_Listening):
     wrapup_s: float = Field(30, gt=0, le=3600)
     #: the dial plan context a transfer dials the target extension in (capture 23: ``agents``)
     transfer_context: str = Field("agents", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    #: the context where the queues' numbers are (an escalation redirects the caller there; capture 23a)
+    queue_context: str = Field("from-carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class Sim(_Listening):

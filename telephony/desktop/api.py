@@ -136,8 +136,8 @@ class Api(ShiftRoutes, Guarded):
     def __init__(self, gate: Gate, *, store: Any, feeds: AgentFeeds, presence: PresenceActions,
                  board: Callable[[], dict[str, Any]], open_board_stream: Callable[[server.Request], Any],
                  ami: ActionSender | None, pbx: str, model: LiveModel, tz: str = "Asia/Shanghai",
-                 transfer_context: str = "agents", announcements_required: bool = False,
-                 rings_allowed: Any = 3) -> None:
+                 transfer_context: str = "agents", queue_context: str = "from-carrier",
+                 announcements_required: bool = False, rings_allowed: Any = 3) -> None:
         super().__init__(gate)
         self.store = store
         self.feeds = feeds
@@ -149,6 +149,7 @@ class Api(ShiftRoutes, Guarded):
         self.model = model
         self.tz = tz
         self.transfer_context = transfer_context
+        self.queue_context = queue_context
         self.announcements_required = announcements_required
         self.rings_allowed = rings_allowed
         self.routes: list[tuple[str, tuple[str, ...], Route]] = self.shift_routes() + [

@@ -106,7 +106,7 @@ def agent_page(t: Catalog, who: Principal, *, tz: ZoneInfo, now: float, pbx: str
               el("label", None, t.t("screen.transfer_to"), el("input", {"name": "to", "required": True,
                                                                          "maxlength": 32})),
               el("label", None, t.t("screen.transfer_how"), el("select", {"name": "how"}, _options(
-                  ("blind", "attended"), lambda h: t.t(f"screen.transfer.{h}")))),
+                  ("blind", "attended", "queue"), lambda h: t.t(f"screen.transfer.{h}")))),
               el("label", None, t.t("screen.transfer_note"), el("input", {"name": "note", "maxlength": 1000})),
               el("label", {"class": "check"}, el("input", {"type": "checkbox", "name": "caller_agreed",
                                                            "value": "true", "required": True}),

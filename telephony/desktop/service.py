@@ -59,7 +59,8 @@ class WebService(Service):
         screens = None if store is None else Screens(
             store=store, ami=ami, session_ttl_s=web.session_ttl_s, secure_cookies=web.secure_cookies,
             login_max_failures=web.login_max_failures, login_window_s=web.login_window_s, wrapup_s=web.wrapup_s,
-            transfer_context=web.transfer_context, announcements_required=config.announcements.required,
+            transfer_context=web.transfer_context, queue_context=web.queue_context,
+            announcements_required=config.announcements.required,
             rings_allowed=lambda queue: config.ring_policy(queue).allowed)
         return cls(host=host, port=port, model=model, bus=bus, clock=clock, store=store, pbx=config.pbx.name,
                    mask_numbers=mask_numbers, tz=config.timezone, fallback=fallback, screens=screens)

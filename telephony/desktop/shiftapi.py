@@ -13,6 +13,8 @@ GET      faq?q=…                                 FAQ entries containing the wo
 POST     alerts/ack                              a supervisor acknowledges a guard alert (its facts)
 =======  ======================================  ==========================================================
 
+A transfer to a colleague's extension (blind or attended) dials in ``web.transfer_context``; an
+escalation to another queue redirects the caller to the queue's number in ``web.queue_context``.
 The handbook's transfer: ask the caller first whether it suits him and say why (the request must
 say ``caller_agreed: true``: the screen asks), then follow the case and report back (a ``transfer``
 item is left on the agent's list).  With ``announcements_required`` an agent stays paused
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 __all__ = ["ShiftRoutes", "UNREAD_REASON"]
 
 UNREAD_REASON = "未读公告"
+#: how → the AMI action
+TRANSFERS = {"blind": "BlindTransfer", "attended": "Atxfer", "queue": "Redirect"}
 _TARGET = re.compile(r"^[0-9A-Za-z_*#-]{1,32}$")
 
 
@@ -61,7 +65,10 @@ class ShiftRoutes:
     # -- transfer -----------------------------------------------------------------------------------------
 
     async def transfer(self, request: server.Request, who: Principal, pbx: str, linkedid: str) -> bytes:
-
+        """``how``: ``blind`` (AMI ``BlindTransfer`` of the agent's leg to ``to`` in the transfer
+        context, capture 23c), ``attended`` (``Atxfer``: he talks to the colleague first, 23b) or
+        ``queue`` (``Redirect`` of the caller's channel to the queue number ``to`` in the queue
+        context: back into a queue, as an escalation, 23a)."""
         if who.role != "agent" or who.extension is None:
             raise Denied(403, "only the agent on the call transfers it")
         call = self.model.calls.get(linkedid) if pbx == self.pbx else None
@@ -71,9 +78,9 @@ class ShiftRoutes:
         target = text_field(body, "to", 32) or ""
         if not _TARGET.match(target):
             raise BadRequest("to: the extension or queue number to pass the caller to")
-        how = str(body.get("how", "blind"))
-        if how not in ("blind", "attended"):
-            raise BadRequest("how: blind or attended")
+        how = text_field(body, "how", 16) or "blind"
+        if how not in TRANSFERS:
+            raise BadRequest(f"how: one of {', '.join(TRANSFERS)}")
         if body.get("caller_agreed") not in (True, "true", "on", "1"):
             raise BadRequest("caller_agreed: ask the caller first whether the transfer suits him, and say why")
         note = text_field(body, "note", 1000)
@@ -81,9 +88,18 @@ class ShiftRoutes:
                        call.answer_channel)
         if channel is None:
             raise Denied(409, "the daemon does not know your channel for this call (it was answered unseen)")
-        action = "BlindTransfer" if how == "blind" else "Atxfer"
-        fields = [("Channel", channel), ("Context", self.transfer_context), ("Exten", target)]
-        log.info("transfer: %s %s → %s@%s (asked by %s, caller %s)", action, channel, target, self.transfer_context,
+        action = TRANSFERS[how]
+        if how == "queue":
+            caller_channel = next((o.caller_channel for o in reversed(call.offers)
+                                   if o.agent == who.extension and o.caller_channel), None)
+            if caller_channel is None:
+                raise Denied(409, "the daemon does not know the caller's channel for this call")
+            channel, context = caller_channel, self.queue_context
+            fields = [("Channel", channel), ("Context", context), ("Exten", target), ("Priority", 1)]
+        else:
+            context = self.transfer_context
+            fields = [("Channel", channel), ("Context", context), ("Exten", target)]
+        log.info("transfer: %s %s → %s@%s (asked by %s, caller %s)", action, channel, target, context,
                  who.extension, mask_number(call.caller))
         await self.ami.action(action, fields) if self.ami is not None else _no_pbx()
         self.feeds.note_transfer(linkedid, from_agent=who.extension, to=target, note=note)

@@ -321,6 +321,7 @@ class Screens:
     login_window_s: float = 300.0
     wrapup_s: float = 30.0
     transfer_context: str = "agents"
+    queue_context: str = "from-carrier"
     announcements_required: bool = False
     #: rings allowed per queue (the service level counts answers within them)
     rings_allowed: Any = 3
@@ -341,6 +342,7 @@ def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, 
                                               board=full.board, open_board_stream=full.open_stream,
                                               ami=screens.ami, pbx=pbx, model=model, tz=zone.key,
                                               transfer_context=screens.transfer_context,
+                                              queue_context=screens.queue_context,
                                               announcements_required=screens.announcements_required,
                                               rings_allowed=screens.rings_allowed))
     root.putChild(b"login", LoginPage(gate, zone, _language))

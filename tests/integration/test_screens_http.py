@@ -536,6 +536,14 @@ class AroundTheCallTests(ScreensTestCase):
         self.assertTrue(dict(fields)["Channel"].startswith("PJSIP/1001-"))
         _, tasks = yield agent.get_json("/api/v1/agents/1001/tasks")
         self.assertEqual([(t["kind"], t["text"]) for t in tasks["tasks"]], [("transfer", "→ 1003：需要技术支持")])
+        response, body = yield agent.post(path, {"to": "4001", "how": "queue", "caller_agreed": True})
+        self.assertEqual(response.code, 202, body)
+        name, fields = self.ami.sent[-1]
+        self.assertEqual((name, dict(fields)["Context"], dict(fields)["Exten"], dict(fields)["Priority"]),
+                         ("Redirect", "from-carrier", "4001", 1))
+        self.assertTrue(dict(fields)["Channel"].startswith("PJSIP/carrier-"))  # the caller's channel (23a)
+        response, _ = yield agent.post(path, {"to": "4001", "how": "magic", "caller_agreed": True})
+        self.assertEqual(response.code, 400)
 
     @defer.inlineCallbacks
     def test_a_handover_moves_the_open_items_and_waits_for_the_colleagues_acknowledgement(self):
