@@ -211,6 +211,56 @@ class Sim(_Listening):
     time_scale: float = Field(1.0, gt=0)
 
 
+RECORDING_FIELDS = ("date", "time", "queue", "agent", "linkedid", "pbx")
+
+
+class QueueRecording(_Strict):
+    #: days a recording of this queue is kept; none: the section's ``retention_days``
+    retention_days: int | None = Field(None, ge=1)
+
+
+class Recording(_Strict):
+    """How calls are recorded (CONTRACTS "Recording")."""
+
+    #: mixmonitor: Asterisk writes the file, started over AMI when an agent answers; off: nothing recorded
+    backend: Literal["mixmonitor", "sip", "off"] = "mixmonitor"
+    #: where the files are, as Asterisk (or the SIP recorder) sees it
+    folder: str = "/var/spool/asterisk/monitor"
+    #: the file's name under ``folder``: {date} {time} {queue} {agent} {linkedid} {pbx}
+    template: str = "{date}/{queue}/{date}-{time}-{agent}-{linkedid}.wav"
+    #: days a recording is kept (``telephony recordings prune``); none keeps them for ever
+    retention_days: int | None = Field(180, ge=1)
+    queues: dict[str, QueueRecording] = {}
+
+    @field_validator("backend")
+    @classmethod
+    def _built(cls, v: str) -> str:
+        if v == "sip":
+            raise ValueError("the SIP recorder backend is not built yet; use mixmonitor (Asterisk writes the files) "
+                             "or off")
+        return v
+
+    @field_validator("template")
+    @classmethod
+    def _known_fields(cls, v: str) -> str:
+        import string
+
+        names = {name for _, name, _, _ in string.Formatter().parse(v) if name is not None}
+        unknown = names - set(RECORDING_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown field {{{sorted(unknown)[0]}}} in the template; known: "
+                             + ", ".join(f"{{{n}}}" for n in RECORDING_FIELDS))
+        if not v.strip("/") or v.startswith("/") or ".." in v.split("/"):
+            raise ValueError("the template is a file name under the folder, without / at the start or ..")
+        return v
+
+    def retention_for(self, queue: str | None) -> int | None:
+        override = self.queues.get(queue or "")
+        if override is not None and override.retention_days is not None:
+            return override.retention_days
+        return self.retention_days
+
+
 class Announcements(_Strict):
     #: agents stay paused (未读公告) until they have acknowledged every active announcement
     required: bool = False
@@ -226,6 +276,7 @@ class Config(_Strict):
     store: Store = Store()
     web: Web = Web()
     announcements: Announcements = Announcements()
+    recording: Recording = Recording()
     sim: Sim | None = None
     source: str | None = Field(None, exclude=True)
 

@@ -1,6 +1,6 @@
 """Composes the daemon's service tree; nothing else starts services.
 
-    Store ─ CallLogWriter ─ LiveService ─ RingGuardService ─ WebService ─ AMIConnection
+    Store ─ CallLogWriter ─ LiveService ─ RingGuardService ─ MixMonitorRecorder ─ WebService ─ AMIConnection
 
 Children start in that order and stop in reverse: the store first (a stale schema stops everything
 before a single AMI byte is read), the AMI connection last (events flow only once every consumer
@@ -61,6 +61,7 @@ class Daemon:
     guard: RingGuardService
     writer: CallLogWriter
     web: Any = None  #: the WebService, when the daemon serves its pages
+    recorder: Any = None  #: the MixMonitorRecorder, when calls are recorded
 
     def writer_idle(self):
         """A Deferred that fires once everything seen so far is in the store."""
@@ -104,12 +105,18 @@ def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True, web
     root = InOrder()
     for service in (store, writer, live, guard):
         service.setServiceParent(root)
+    recorder = None
+    if config.recording.backend == "mixmonitor":
+        from telephony.recorder.mixmonitor import MixMonitorRecorder
+
+        recorder = MixMonitorRecorder(config.recording, bus, connection, store, reactor, model, tz=config.timezone)
+        recorder.setServiceParent(root)
     pages = None
     if web:
         from telephony.desktop.service import WebService  # the web layer is optional (e.g. a headless follower)
 
         pages = WebService.from_config(config, model=model, bus=bus, clock=reactor, store=store, fallback=web_fallback,
-                                       ami=connection)
+                                       ami=connection, recorder=recorder)
         pages.setServiceParent(root)
     connection.setServiceParent(root)
-    return Daemon(root, config, model, bus, store, connection, guard, writer, pages)
+    return Daemon(root, config, model, bus, store, connection, guard, writer, pages, recorder)

@@ -52,7 +52,7 @@ class WebService(Service):
     @classmethod
     def from_config(cls, config: Config, *, model: LiveModel, bus: EventBus, clock: IReactorTCP,
                     store: RecentCallSource | None, mask_numbers: bool = True, fallback: bool = False,
-                    ami: Any = None) -> "WebService":
+                    ami: Any = None, recorder: Any = None) -> "WebService":
         """With a store, the signed-in screens are served too (``ami`` carries their actions)."""
         host, port = config.web.address
         web = config.web
@@ -61,7 +61,7 @@ class WebService(Service):
             login_max_failures=web.login_max_failures, login_window_s=web.login_window_s, wrapup_s=web.wrapup_s,
             transfer_context=web.transfer_context, queue_context=web.queue_context,
             announcements_required=config.announcements.required,
-            rings_allowed=lambda queue: config.ring_policy(queue).allowed)
+            rings_allowed=lambda queue: config.ring_policy(queue).allowed, recorder=recorder)
         return cls(host=host, port=port, model=model, bus=bus, clock=clock, store=store, pbx=config.pbx.name,
                    mask_numbers=mask_numbers, tz=config.timezone, fallback=fallback, screens=screens)
 

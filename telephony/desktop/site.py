@@ -325,6 +325,8 @@ class Screens:
     announcements_required: bool = False
     #: rings allowed per queue (the service level counts answers within them)
     rings_allowed: Any = 3
+    #: the recorder the agent pauses a recording through (None: calls are not recorded here)
+    recorder: Any = None
 
 
 def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, model: LiveModel, bus: EventBus,
@@ -344,7 +346,7 @@ def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, 
                                               transfer_context=screens.transfer_context,
                                               queue_context=screens.queue_context,
                                               announcements_required=screens.announcements_required,
-                                              rings_allowed=screens.rings_allowed))
+                                              rings_allowed=screens.rings_allowed, recorder=screens.recorder))
     root.putChild(b"login", LoginPage(gate, zone, _language))
     root.putChild(b"logout", LogoutResource(gate))
     root.putChild(b"agent", AgentPage(gate, zone, _language, pbx))

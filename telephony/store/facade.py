@@ -31,7 +31,7 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.python.threadpool import ThreadPool
 
 from telephony.live.events import CallSummary
-from telephony.store import agents, alerts, calls, casework, customers, people, report, shift
+from telephony.store import agents, alerts, calls, casework, customers, people, recordings, report, shift
 from telephony.store.db import describe
 from telephony.store.model import as_utc
 from telephony.store.upgrade import open_database
@@ -209,6 +209,33 @@ class _Operations:
     def acknowledge_alert_fact(self, pbx: str, kind: str, at: float, agent: str | None, queue: str | None,
                                linkedid: str | None):
         return self._run(alerts.acknowledge_alert_fact, pbx, kind, at, agent, queue, linkedid, now=self._now())
+
+    # -- recordings (see recordings) ------------------------------------------------------------------
+
+    def start_recording(self, **fields: Any):
+        """fields: pbx, linkedid, backend, path, channel, agent, queue, at → the recording's id."""
+        return self._run(recordings.start_recording, **fields)
+
+    def set_recording_muted(self, recording_id: int, muted: bool, at: float):
+        return self._run(recordings.set_muted, recording_id, muted, at=at)
+
+    def end_recordings(self, pbx: str, linkedid: str, at: float, size_of: Callable[[str], int | None]):
+        return self._run(recordings.end_recordings, pbx, linkedid, at=at, size_of=size_of)
+
+    def fail_recording(self, recording_id: int, detail: str):
+        return self._run(recordings.fail_recording, recording_id, detail, at=self._now())
+
+    def recordings_for_call(self, pbx: str, linkedid: str):
+        return self._run(recordings.recordings_for_call, pbx, linkedid)
+
+    def get_recording(self, recording_id: int):
+        return self._run(recordings.get_recording, recording_id)
+
+    def prunable_recordings(self, retention_days: Callable[[str | None], int | None]):
+        return self._run(recordings.prunable, now=self._now(), retention_days=retention_days)
+
+    def mark_recording_deleted(self, recording_id: int, detail: str):
+        return self._run(recordings.mark_deleted, recording_id, detail, at=self._now())
 
     def agent_serves_customer(self, agent: str, number: str):
         return self._run(casework.agent_serves_customer, agent, number)

@@ -22,8 +22,8 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = ["CUSTOMER_CATEGORIES", "PROBLEM_TYPES", "RESOLUTIONS", "ROLES", "AgentEventRow", "AlertRow", "ApiTokenRow",
            "AnnouncementReadRow", "AnnouncementRow", "Base", "CallRow", "CustomerRow", "HandoverRow", "OfferRow",
-           "PauseRequestRow", "SessionRow", "TaskRow", "UTCDateTime", "UserRow", "WrapUpRow", "as_utc", "fact_key",
-           "metadata"]
+           "PauseRequestRow", "RECORDING_STATES", "RecordingRow", "SessionRow", "TaskRow", "UTCDateTime", "UserRow",
+           "WrapUpRow", "as_utc", "fact_key", "metadata"]
 
 #: Constraint names are spelled out so migrations (and SQLite's batch mode, which must name what it
 #: drops) refer to the same names on every database.
@@ -407,3 +407,36 @@ class AnnouncementReadRow(Base):
     announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"))
     username: Mapped[str] = mapped_column(String(64))
     read_at: Mapped[datetime]
+
+
+#: recording (MixMonitor or the SIP recorder writes), done (the call ended), failed (the PBX refused),
+#: deleted (pruned: the file is gone, the row says when and why)
+RECORDING_STATES = ("recording", "done", "failed", "deleted")
+
+
+class RecordingRow(Base):
+    """One recording of a call: where the file is (on the PBX's host, or the SIP recorder's), when it
+    ran, the spans it was paused (a customer reading card numbers; the file keeps them as silence)."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        Index(None, "pbx", "linkedid"),
+        Index(None, "started_at"),
+        _one_of("state", RECORDING_STATES, "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(64))
+    linkedid: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(16))  #: mixmonitor | sip
+    path: Mapped[str] = mapped_column(String(1024))
+    channel: Mapped[str | None] = mapped_column(String(128))  #: the channel MixMonitor runs on
+    agent: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    #: [[start, end or null], …] in epoch seconds
+    paused: Mapped[list[list[float | None]]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(255))  #: why it failed or was deleted

@@ -355,6 +355,34 @@ class AccessTests(ScreensTestCase):
         self.assertIn(("Data", "PJSIP/1002,qE"), self.ami.sent[-1][1])
 
     @defer.inlineCallbacks
+    def test_recordings_are_for_the_agent_who_took_the_call_and_supervisors_and_seek_with_range(self):
+        audio = Path(tempfile.mkdtemp(prefix="recordings-"))
+        self.addCleanup(shutil.rmtree, audio, True)
+        wav = audio / "c-1002.wav"
+        wav.write_bytes(b"RIFF" + bytes(range(256)) * 40)
+        recording = yield self.store.start_recording(pbx=PBX, linkedid="c-1002", backend="mixmonitor",
+                                                     path=str(wav), channel="PJSIP/carrier-1", agent="1002",
+                                                     queue="support", at=reactor.seconds())
+        codes = yield self.codes(f"/api/v1/calls/{PBX}/c-1002/recordings")
+        # 1001 was rung for the call but did not take it: he hears nothing of it
+        self.assertEqual(codes, {"agent1001": 404, "agent1002": 200, "boss": 200, "ops": 404, "nobody": 401})
+        code, listed = yield self.people["agent1002"].get_json(f"/api/v1/calls/{PBX}/c-1002/recordings")
+        self.assertEqual([(r["id"], r["path"], r["state"], r["paused"]) for r in listed["recordings"]],
+                         [(recording, str(wav), "recording", [])])
+        codes = yield self.codes(f"/api/v1/recordings/{recording}")
+        self.assertEqual(codes, {"agent1001": 404, "agent1002": 200, "boss": 200, "ops": 404, "nobody": 401})
+        response, body = yield self.people["agent1002"].request(
+            "GET", f"/api/v1/recordings/{recording}", headers={b"range": [b"bytes=4-13"]})
+        self.assertEqual((response.code, body), (206, bytes(range(10))))
+        self.assertEqual(response.headers.getRawHeaders(b"content-range"), [f"bytes 4-13/{4 + 256 * 40}".encode()])
+        self.assertEqual(response.headers.getRawHeaders(b"content-type"), [b"audio/wav"])
+        wav.unlink()
+        response, body = yield self.people["boss"].request("GET", f"/api/v1/recordings/{recording}")
+        self.assertEqual(response.code, 404)
+        self.assertIn(b"not on this host", body)
+        self.assertNotIn(str(audio).encode(), body)
+
+    @defer.inlineCallbacks
     def test_each_queues_day_is_for_supervisors(self):
         codes = yield self.codes("/api/v1/queues/today")
         self.assertEqual(codes, {"agent1001": 403, "agent1002": 403, "boss": 200, "ops": 403, "nobody": 401})

@@ -80,6 +80,8 @@ function showPop(pop) {
   wrapup.reset();
   result(wrapup, "");
   $("transfer-form").hidden = true;
+  $("recording").hidden = true;
+  $("recording-audio").hidden = true;
 }
 
 function data(handler) {
@@ -101,6 +103,8 @@ source.addEventListener("answered", data((event) => {
   $("ring-warning").hidden = true;
   $("apologise").hidden = !event.apologise;
   $("transfer-form").hidden = false;
+  showRecordingButtons(false);
+  $("recording").hidden = false;
 }));
 source.addEventListener("ended", data((event) => {
   if (!sameOffer(event)) return;
@@ -109,7 +113,9 @@ source.addEventListener("ended", data((event) => {
   ended.textContent = t("screen.ended", { outcome: messages[`outcome.${event.outcome}`] || event.outcome });
   ended.hidden = false;
   $("transfer-form").hidden = true;
+  $("recording").hidden = true;
   loadTasks();
+  if (current.answered) showRecording(current);
 }));
 source.addEventListener("presence", data(showPresence));
 
@@ -184,6 +190,41 @@ async function loadTasks() {
     li.append(" ", done);
     return li;
   }), t("screen.none"));
+}
+
+// -- the call's recording: paused while the customer reads out card numbers; played back afterwards ------
+
+function showRecordingButtons(paused) {
+  document.querySelector("[data-recording=pause]").hidden = paused;
+  document.querySelector("[data-recording=resume]").hidden = !paused;
+}
+
+for (const button of document.querySelectorAll("[data-recording]")) {
+  button.addEventListener("click", async () => {
+    const paused = button.dataset.recording === "pause";
+    const out = $("recording").querySelector(".result");
+    try {
+      await post(`/api/v1/calls/${encodeURIComponent(current.pbx)}/${encodeURIComponent(current.linkedid)}/recording`,
+        { paused });
+      showRecordingButtons(paused);
+      out.textContent = "";
+    } catch (error) {
+      out.textContent = t("screen.error", { error: error.message });
+    }
+  });
+}
+
+async function showRecording(call) {
+  // the call log writes the recording's end a moment after the call ends
+  setTimeout(async () => {
+    const answer = await getJSON(`/api/v1/calls/${encodeURIComponent(call.pbx)}/${encodeURIComponent(call.linkedid)}/recordings`);
+    // a recording whose size is unknown is on the PBX's host, out of this daemon's reach: no player
+    const playable = answer && answer.recordings.find((r) => r.state === "done" && r.size_bytes !== null);
+    if (!playable || current !== call) return;
+    const audio = $("recording-audio");
+    audio.src = `/api/v1/recordings/${playable.id}`;
+    audio.hidden = false;
+  }, 1500);
 }
 
 // -- transfer, handover ----------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Recording with MixMonitor in the whole daemon, against the simulated PBX over real AMI/TCP: an
+answered call is recorded on the caller's channel with the template's file name, the agent pauses
+and resumes it (MixMonitorMute both ways, capture 22), it ends with the call, and the store has a
+row with its spans; a PBX that refuses leaves a failed row that says why."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from twisted.internet import defer, reactor
+from twisted.trial import unittest
+
+from telephony.config import parse_config
+from telephony.live import events as ev
+from telephony.recorder.mixmonitor import NotRecording
+from telephony.service import build_daemon
+from telephony.sim.behaviour import Answer
+from telephony.sim.config import PBXConfig
+from telephony.sim.simulator import SimulatedPBX
+from telephony.store.facade import open_store
+from telephony.store.upgrade import upgrade
+
+SCALE = 10.0
+SECRET_ENV = "TELEPHONY_TEST_AMI_SECRET"
+
+
+class RecordingAgainstTheSimulator(unittest.TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        os.environ[SECRET_ENV] = "recorder-test-secret"
+        self.addCleanup(os.environ.pop, SECRET_ENV, None)
+        self.sim = SimulatedPBX(reactor, config=PBXConfig.with_agents(2, member_timeout=18.0, lab_queues=False),
+                                users={"telephony": "recorder-test-secret"}, seed=5, time_scale=SCALE)
+        self.sim.agent("1001").behaviour = Answer(after_s=2.0)
+        port = self.sim.listen(reactor, 0)
+        self.addCleanup(port.stopListening)
+        self.addCleanup(self.sim.factory.disconnect_all)
+        self.addCleanup(self.sim.shutdown)
+        self.folder = Path(tempfile.mkdtemp(prefix="recorder-sim-"))
+        self.addCleanup(shutil.rmtree, self.folder, True)
+        self.url = f"sqlite:///{self.folder / 'calls.db'}"
+        upgrade(self.url)
+        config = parse_config(
+            f"pbx:\n  name: lab\n  ami:\n    host: 127.0.0.1\n    port: {port.getHost().port}\n"
+            f"    secret_env: {SECRET_ENV}\n"
+            f"rings:\n  cycle_s: {5.0 / SCALE}\n"
+            f"store:\n  url: {self.url}\n  journal: {self.folder / 'journal.jsonl'}\n"
+            f"  live_state: {self.folder / 'live.json'}\n"
+            f"recording:\n  folder: {self.folder / 'monitor'}\n  template: \"{{queue}}/{{agent}}-{{linkedid}}.wav\"\n",
+            "lab.yaml")
+        self.daemon = build_daemon(config, reactor, web=False)
+        self.sent: list[tuple[str, dict]] = []
+        send = self.daemon.connection.action
+
+        def spy(name, fields=None, **kw):
+            self.sent.append((name, dict(fields or [])))
+            return send(name, fields, **kw)
+
+        self.daemon.connection.action = spy
+        self.daemon.recorder.ami = self.daemon.connection
+        self.events: list[ev.DomainEvent] = []
+        self.daemon.bus.subscribe(self.events.append)
+        self.daemon.root.startService()
+        self.addCleanup(self.daemon.root.stopService)
+
+    def wait_for(self, done) -> defer.Deferred:
+        waiting: defer.Deferred = defer.Deferred()
+
+        def check(_event) -> None:
+            if not waiting.called and done(self.events):
+                unsubscribe()
+                waiting.callback(None)
+
+        unsubscribe = self.daemon.bus.subscribe(check)
+        check(None)
+        return waiting
+
+    @defer.inlineCallbacks
+    def test_an_answered_call_is_recorded_paused_resumed_and_ended_with_the_call(self):
+        yield self.daemon.connection.when_synced()
+        call = self.sim.place_call(caller="13500004444", name="何丽", dial="4000", talk_s=6.0)
+        yield self.wait_for(lambda evs: any(isinstance(e, ev.CallAnswered) for e in evs))
+        answered = next(e for e in self.events if isinstance(e, ev.CallAnswered))
+        yield self.daemon.store.recordings_for_call("lab", answered.linkedid)  # the row is stored first
+        while not any(name == "MixMonitor" for name, _ in self.sent):
+            yield self.daemon.connection.action("Ping")
+        (name, fields), = [(n, f) for n, f in self.sent if n == "MixMonitor"]
+        caller_channel = next(name for name in (c.name for c in self.sim.engine.channels.values())
+                              if name.startswith("PJSIP/carrier-"))
+        expected = str(self.folder / "monitor" / "support" / f"1001-{answered.linkedid}.wav")
+        self.assertEqual(fields, {"Channel": caller_channel, "File": expected})
+        yield self.daemon.connection.action("Ping")  # the PBX has taken the MixMonitor by now
+        self.assertEqual(self.sim.engine.find_channel(caller_channel).mixmonitor, expected)
+
+        yield self.daemon.recorder.mute(answered.linkedid, True, by="1001")
+        yield self.daemon.recorder.mute(answered.linkedid, False, by="1001")
+        self.assertEqual([(n, f["State"]) for n, f in self.sent if n == "MixMonitorMute"], [("MixMonitorMute", True),
+                                                                                            ("MixMonitorMute", False)])
+        self.assertEqual({f["Direction"] for n, f in self.sent if n == "MixMonitorMute"}, {"both"})
+        yield call.when_ended()
+        yield self.wait_for(lambda evs: any(isinstance(e, ev.CallEnded) for e in evs))
+        yield self.daemon.writer_idle()
+        with open_store(self.url) as store:
+            (row,) = store.recordings_for_call("lab", answered.linkedid)
+        self.assertEqual((row["state"], row["path"], row["agent"], row["queue"], row["backend"]),
+                         ("done", expected, "1001", "support", "mixmonitor"))
+        self.assertEqual(len(row["paused"]), 1)
+        start, end = row["paused"][0]
+        self.assertTrue(start <= end)
+        self.assertIsNone(row["size_bytes"])  # Asterisk writes the file on its own host: not here
+        yield self.assertFailure(defer.ensureDeferred(self.daemon.recorder.mute(answered.linkedid, True, by="1001")),
+                                 NotRecording)
+
+    @defer.inlineCallbacks
+    def test_a_recording_the_pbx_refuses_is_a_failed_row_that_says_why(self):
+        yield self.daemon.connection.when_synced()
+        real = self.daemon.connection.action
+
+        def refuse(name, fields=None, **kw):
+            if name == "MixMonitor":
+                return defer.fail(RuntimeError("Could not start monitoring channel"))
+            return real(name, fields, **kw)
+
+        self.daemon.recorder.ami = type("Refusing", (), {"action": staticmethod(refuse)})()
+        call = self.sim.place_call(caller="13500003333", name="Sun Li", dial="4000", talk_s=2.0)
+        yield call.when_ended()
+        yield self.wait_for(lambda evs: any(isinstance(e, ev.CallEnded) for e in evs))
+        answered = next(e for e in self.events if isinstance(e, ev.CallAnswered))
+        yield self.daemon.writer_idle()
+        rows = yield self.daemon.store.recordings_for_call("lab", answered.linkedid)
+        self.assertEqual([(r["state"], r["detail"]) for r in rows],
+                         [("failed", "MixMonitor: Could not start monitoring channel")])
