@@ -1,4 +1,14 @@
-"""``telephony report rings --date D``: the ring guard's service level for one local day.
+"""``telephony report rings --date D``: the ring guard's service level for one local day;
+``telephony report daily --date D`` and ``weekly --week 2026-W49``: 当日工作数据统计 and the week's record.
+
+**daily / weekly** print each agent's figures (calls answered, outbound, talk time, average handle
+and answer times, rings to answer, misses, pauses and their time, follow-ups done, calls he hung up
+before the customer, calls without a wrap-up) and each queue's (offered, answered, within the rings
+allowed, service level, abandoned and their mean wait, longest wait), and write the same numbers as
+CSV and XLSX under ``--out`` (default ``var/reports``); the week adds two PNG plots (callers and service
+level per hour of day; misses per agent).  See ``telephony.store.workday`` for what each figure counts.
+
+**rings**:
 
 Two different things are counted, and the report keeps them apart:
 
@@ -20,7 +30,8 @@ import csv
 import json
 import sys
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -56,6 +67,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rings.add_argument("--format", choices=("table", "csv", "json"), default="table",
                        help="table (default), csv (a header, then a row per line) or json (one JSON document)")
     rings.set_defaults(func=run_rings)
+    daily = kinds.add_parser("daily", help="当日工作数据统计: each agent's and each queue's day, with CSV and XLSX files")
+    daily.add_argument("--date", required=True, type=_day,
+                       help="the day, YYYY-MM-DD, in the call centre's time zone (config 'timezone')")
+    weekly = kinds.add_parser("weekly", help="the week's record (Monday to Sunday), with CSV, XLSX and PNG plots")
+    weekly.add_argument("--week", required=True, type=_week, help="the ISO week, e.g. 2026-W49")
+    for parser in (daily, weekly):
+        parser.add_argument("--config", required=True, help=CONFIG_HELP)
+        parser.add_argument("--out", default="var/reports", help="folder for the CSV, XLSX (and PNG) files "
+                                                                 "(default var/reports)")
+        parser.set_defaults(func=run_work)
 
 
 def _day(text: str) -> date:
@@ -63,6 +84,88 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: write YYYY-MM-DD, e.g. 2026-11-29") from None
+
+
+def _week(text: str) -> date:
+    """The Monday of an ISO week ``YYYY-Www``."""
+    try:
+        year, week = text.upper().split("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO week: write YYYY-Www, e.g. 2026-W49") from None
+
+
+AGENT_COLUMNS = [  # (field, heading zh-CN / en)
+    ("day", "日期 day"), ("agent", "坐席 agent"), ("calls_answered", "接听 answered"), ("outbound", "外呼 outbound"),
+    ("talk_s", "通话秒 talk s"), ("aht_s", "平均处理秒 AHT s"), ("asa_s", "平均应答秒 ASA s"),
+    ("avg_rings", "平均振铃 rings"), ("misses", "未接 misses"), ("pauses", "暂停 pauses"),
+    ("pause_s", "暂停秒 pause s"), ("follow_ups_done", "跟进完成 follow-ups"),
+    ("hung_up_first", "先挂断 hung up first"), ("without_wrapup", "未填话后 no wrap-up"),
+]
+QUEUE_COLUMNS = [
+    ("day", "日期 day"), ("queue", "队列 queue"), ("offered", "来电 offered"), ("answered", "接听 answered"),
+    ("answered_in_time", "N声内 within N"), ("service_level", "服务水平 service level"),
+    ("abandoned", "放弃 abandoned"), ("abandoned_mean_wait_s", "放弃前平均等待秒 wait s"),
+    ("longest_wait_s", "最长等待秒 longest wait s"),
+]
+
+
+def run_work(args: argparse.Namespace) -> int:
+    from telephony.exports import plot_week, write_csv, write_xlsx
+
+    config = load_or_explain(args.config)
+    if config is None:
+        return 2
+    weekly = args.report_kind == "weekly"
+    first = args.week if weekly else args.date
+    days = 7 if weekly else 1
+    stem = f"weekly-{first.isocalendar().year}-W{first.isocalendar().week:02d}" if weekly else f"daily-{first}"
+    try:
+        with open_store(config.store.url) as store:
+            report = store.work_report(first, days, tz=config.timezone, pbx=config.pbx.name,
+                                       rings_allowed=lambda queue: config.ring_policy(queue).allowed,
+                                       wrapup_s=config.web.wrapup_s)
+    except (SQLAlchemyError, SchemaOutOfDate) as exc:
+        print(f"cannot read the call log: {describe_error(exc) if isinstance(exc, SQLAlchemyError) else exc}",
+              file=sys.stderr)
+        return 1
+    span = f"{first} – {first + timedelta(days=6)}" if weekly else str(first)
+    print(f"{config.pbx.name} {span} — {config.timezone} — 坐席 agents")
+    _print_table(AGENT_COLUMNS, report["agents"])
+    print(f"{config.pbx.name} {span} — 队列 queues (N = rings allowed; service level = within N ÷ offered)")
+    _print_table(QUEUE_COLUMNS, report["queues"])
+    folder = Path(args.out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [write_csv(folder / f"{stem}-agents.csv", [c for c, _ in AGENT_COLUMNS], report["agents"]),
+                   write_csv(folder / f"{stem}-queues.csv", [c for c, _ in QUEUE_COLUMNS], report["queues"]),
+                   write_xlsx(folder / f"{stem}.xlsx", {
+                       "agents": ([c for c, _ in AGENT_COLUMNS], report["agents"]),
+                       "queues": ([c for c, _ in QUEUE_COLUMNS], report["queues"]),
+                       "hours": (["hour", "callers", "answered_in_time", "service_level"], report["hours"])})]
+        if weekly:
+            misses: dict[str, int] = {}
+            for row in report["agents"]:
+                misses[row["agent"]] = misses.get(row["agent"], 0) + row["misses"]
+            written += plot_week(folder, stem, report["hours"], misses)
+    except OSError as exc:
+        print(f"cannot write the report files in {folder}: {exc.strerror}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _print_table(columns: list[tuple[str, str]], rows: list[dict]) -> None:
+    if not rows:
+        print("  (none / 无)")
+        return
+    headings = [h for _, h in columns]
+    table = [["-" if row.get(f) is None else (f"{row[f]:.0%}" if f == "service_level" else str(row[f]))
+              for f, _ in columns] for row in rows]
+    widths = [max(_width(h), *(_width(r[i]) for r in table)) for i, h in enumerate(headings)]
+    for line in [headings, *table]:
+        print("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths)).rstrip())
 
 
 def _cell(field: str, value: object) -> str:

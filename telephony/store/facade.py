@@ -31,7 +31,8 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.python.threadpool import ThreadPool
 
 from telephony.live.events import CallSummary
-from telephony.store import agents, alerts, calls, casework, customers, people, recordings, report, shift
+from telephony.store import (agents, alerts, calls, casework, customers, people, recordings, report, shift,
+                             workday)
 from telephony.store.db import describe
 from telephony.store.model import as_utc
 from telephony.store.upgrade import open_database
@@ -247,6 +248,12 @@ class _Operations:
         """→ each queue's figures for today in ``tz`` (see ``report.queues_today``)."""
         day = self._now().astimezone(ZoneInfo(tz)).date()
         return self._run(report.queues_today, day, tz=tz, pbx=pbx, rings_allowed=rings_allowed)
+
+    def work_report(self, first_day: date, days: int = 1, *, tz: str, pbx: str,
+                    rings_allowed: int | Callable[[str | None], int] = 3, wrapup_s: float = 30.0):
+        """→ each agent's and queue's days (see ``workday.work_report``)."""
+        return self._run(workday.work_report, first_day, days, tz=tz, pbx=pbx, rings_allowed=rings_allowed,
+                         wrapup_s=wrapup_s, now=self._now())
 
     def ring_report(self, day: date, *, tz: str = "Asia/Shanghai", pbx: str | None = None,
                     rings_allowed: int | Callable[[str | None], int] = 3):
