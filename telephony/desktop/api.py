@@ -43,6 +43,7 @@ from .auth import Gate
 from .guarded import ActionSender, BadRequest, Denied, Guarded, body_of, record_id, respond_json, text_field
 from .pop import AgentFeeds, presence_of
 from .recordingapi import RecordingRoutes
+from .reportapi import ReportRoutes
 from .shiftapi import UNREAD_REASON, ShiftRoutes
 
 log = logging.getLogger(__name__)
@@ -131,14 +132,15 @@ class PresenceActions:
         self._wrapups.clear()
 
 
-class Api(ShiftRoutes, RecordingRoutes, Guarded):
+class Api(ShiftRoutes, RecordingRoutes, ReportRoutes, Guarded):
     """``/api/v1/…`` (see the module doc, and :mod:`telephony.desktop.shiftapi` for the rest)."""
 
     def __init__(self, gate: Gate, *, store: Any, feeds: AgentFeeds, presence: PresenceActions,
                  board: Callable[[], dict[str, Any]], open_board_stream: Callable[[server.Request], Any],
                  ami: ActionSender | None, pbx: str, model: LiveModel, tz: str = "Asia/Shanghai",
                  transfer_context: str = "agents", queue_context: str = "from-carrier",
-                 announcements_required: bool = False, rings_allowed: Any = 3, recorder: Any = None) -> None:
+                 announcements_required: bool = False, rings_allowed: Any = 3, recorder: Any = None,
+                 wrapup_s: float = 30.0) -> None:
         super().__init__(gate)
         self.store = store
         self.feeds = feeds
@@ -154,7 +156,8 @@ class Api(ShiftRoutes, RecordingRoutes, Guarded):
         self.announcements_required = announcements_required
         self.rings_allowed = rings_allowed
         self.recorder = recorder
-        self.routes: list[tuple[str, tuple[str, ...], Route]] = self.shift_routes() + self.recording_routes() + [
+        self.wrapup_s = wrapup_s
+        self.routes: list[tuple[str, tuple[str, ...], Route]] = self.shift_routes() + self.recording_routes() + self.report_routes() + [
             ("GET", ("agents", "*", "events"), self.agent_events),
             ("POST", ("agents", "*", "presence"), self.set_presence),
             ("GET", ("agents", "*", "tasks"), self.tasks),

@@ -291,6 +291,15 @@ class SupervisorPage(_Page):
             el("thead", None, el("tr", None, [el("th", None, t.t(k)) for k in (
                 "col_queue", "screen.today_calls", "screen.service_level", "screen.misses", "screen.abandoned")])),
             el("tbody", {"id": "today-rows"})))
+        downloads = section("reports", t.t("screen.reports"), el(
+            "form", {"id": "report-form", "class": "card"},
+            el("label", None, t.t("screen.report_day"), el("input", {"type": "date", "name": "day", "required": True})),
+            el("p", {"class": "links"},
+               el("a", {"data-report": "daily", "data-ext": "xlsx", "href": "#"}, t.t("screen.daily") + " XLSX"), " · ",
+               el("a", {"data-report": "daily", "data-ext": "csv", "href": "#"}, t.t("screen.daily") + " CSV"), " · ",
+               el("a", {"data-report": "weekly", "data-ext": "xlsx", "href": "#"}, t.t("screen.weekly") + " XLSX"),
+               " · ",
+               el("a", {"data-report": "weekly", "data-ext": "csv", "href": "#"}, t.t("screen.weekly") + " CSV"))))
         post = section("post", t.t("screen.post_announcement"), el(
             "form", {"id": "announcement-form", "class": "card"},
             el("select", {"name": "kind"}, _options(("announcement", "faq"), lambda k: t.t(f"screen.kind.{k}"))),
@@ -303,4 +312,4 @@ class SupervisorPage(_Page):
                           link_up=self.feed.link_up, recent_limit=self.feed.finished.limit,
                           alert_limit=self.feed.alert_limit, title=t.t("screen.supervisor_title"), page="supervisor",
                           data={"stream": "/api/v1/board/events", "csrf": who.csrf_token or ""},
-                          header_extra=signed_in_header(t, who), sections=(today, actions, post))
+                          header_extra=signed_in_header(t, who), sections=(today, downloads, actions, post))

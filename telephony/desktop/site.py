@@ -346,7 +346,8 @@ def _add_screens(root: resource.Resource, site: BoardSite, screens: Screens, *, 
                                               transfer_context=screens.transfer_context,
                                               queue_context=screens.queue_context,
                                               announcements_required=screens.announcements_required,
-                                              rings_allowed=screens.rings_allowed, recorder=screens.recorder))
+                                              rings_allowed=screens.rings_allowed, recorder=screens.recorder,
+                                              wrapup_s=screens.wrapup_s))
     root.putChild(b"login", LoginPage(gate, zone, _language))
     root.putChild(b"logout", LogoutResource(gate))
     root.putChild(b"agent", AgentPage(gate, zone, _language, pbx))

@@ -654,6 +654,31 @@ class TodayTests(ScreensTestCase):
         self.assertAlmostEqual(support["service_level"], 1 / 3)
 
 
+class ReportDownloadTests(ScreensTestCase):
+    @defer.inlineCallbacks
+    def test_the_board_offers_the_daily_and_weekly_files_to_supervisors(self):
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        yield self.store.save_call(summary(linkedid="r1", pbx=PBX, entered_at=reactor.seconds() - 60))
+        today = datetime.fromtimestamp(reactor.seconds() - 60, ZoneInfo("Asia/Shanghai")).date()
+        week = today.isocalendar()
+        boss, agent = (yield self.signed_in("boss")), (yield self.signed_in("agent1001"))
+        response, body = yield boss.request("GET", f"/api/v1/reports/daily/{today}.xlsx")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body[:2], b"PK")  # a zip: the XLSX
+        self.assertIn(b"attachment", response.headers.getRawHeaders(b"content-disposition")[0])
+        response, body = yield boss.request("GET", f"/api/v1/reports/weekly/{week.year}-W{week.week:02d}.csv")
+        self.assertEqual(response.code, 200)
+        self.assertIn(b"1002", body)  # the agent who answered that call
+        response, _ = yield agent.request("GET", f"/api/v1/reports/daily/{today}.csv")
+        self.assertEqual(response.code, 403)
+        for junk in ("daily/2026-13-45.csv", "daily/today.csv", "weekly/2026-W99.xlsx", "monthly/2026-12.csv",
+                     "daily/2026-12-07.exe"):
+            response, _ = yield boss.request("GET", f"/api/v1/reports/{junk}")
+            self.assertEqual(response.code, 404, junk)
+
+
 class AnnouncementGateTests(ScreensTestCase):
     announcements_required = True
 

@@ -81,3 +81,28 @@ loadToday();
 setInterval(loadToday, 30000);
 // a call that ends changes the day's figures: read them again once the call log has it (1 s later)
 source.addEventListener("call_ended", () => setTimeout(loadToday, 1000));
+
+// -- report downloads: the links follow the chosen day (the week is that day's ISO week) ----------------
+
+function isoWeek(day) {
+  const date = new Date(Date.UTC(day.getFullYear(), day.getMonth(), day.getDate()));
+  const weekday = date.getUTCDay() || 7;
+  date.setUTCDate(date.getUTCDate() + 4 - weekday);
+  const yearStart = new Date(Date.UTC(date.getUTCFullYear(), 0, 1));
+  const week = Math.ceil(((date - yearStart) / 86400000 + 1) / 7);
+  return `${date.getUTCFullYear()}-W${String(week).padStart(2, "0")}`;
+}
+
+const reportDay = document.querySelector("#report-form input[name=day]");
+function updateReportLinks() {
+  const value = reportDay.value;
+  for (const link of document.querySelectorAll("#report-form a[data-report]")) {
+    if (!value) { link.removeAttribute("href"); continue; }
+    const [year, month, day] = value.split("-").map(Number);
+    const period = link.dataset.report === "daily" ? value : isoWeek(new Date(year, month - 1, day));
+    link.href = `/api/v1/reports/${link.dataset.report}/${period}.${link.dataset.ext}`;
+  }
+}
+reportDay.valueAsDate = new Date();
+reportDay.addEventListener("change", updateReportLinks);
+updateReportLinks();
