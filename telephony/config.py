@@ -261,6 +261,26 @@ class Recording(_Strict):
         return self.retention_days
 
 
+class Smtp(_Strict):
+    host: str
+    port: int = Field(25, ge=1, le=65535)
+    sender: str
+    to: list[str] = Field(min_length=1)
+    #: read the password from this environment variable (none: no login; never in the file)
+    password_env: str | None = None
+    username: str | None = None
+
+
+class Report(_Strict):
+    """The week's record (每周五下班之前递交主管): made by itself, put on the board, mailed when ``smtp`` is set."""
+
+    #: when the week's record is made, in the centre's time zone: before Friday's close
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "fri"
+    weekly_time: str = Field("16:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    folder: str = "var/reports"
+    smtp: Smtp | None = None
+
+
 class Announcements(_Strict):
     #: agents stay paused (未读公告) until they have acknowledged every active announcement
     required: bool = False
@@ -277,6 +297,7 @@ class Config(_Strict):
     web: Web = Web()
     announcements: Announcements = Announcements()
     recording: Recording = Recording()
+    report: Report = Report()
     sim: Sim | None = None
     source: str | None = Field(None, exclude=True)
 

@@ -28,6 +28,7 @@ from telephony.live.service import LiveService
 from telephony.rings.guard import RingGuard
 from telephony.rings.service import RingGuardService
 from telephony.store.facade import Store
+from telephony.weekly import WeeklyRecord
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,10 @@ def build_daemon(config: Config, reactor: IReactorCore, *, web: bool = True, web
 
         recorder = MixMonitorRecorder(config.recording, bus, connection, store, reactor, model, tz=config.timezone)
         recorder.setServiceParent(root)
+    # the week's record is made by itself before Friday's close (每周五下班之前递交主管)
+    WeeklyRecord(config.report, store=store, bus=bus, clock=reactor, pbx=config.pbx.name, tz=config.timezone,
+                 rings_allowed=lambda queue: config.ring_policy(queue).allowed,
+                 wrapup_s=config.web.wrapup_s).setServiceParent(root)
     pages = None
     if web:
         from telephony.desktop.service import WebService  # the web layer is optional (e.g. a headless follower)

@@ -355,7 +355,8 @@ class SupervisorAlert(DomainEvent):
     ``pause_withheld`` (it would have paused him, but he is the last ready member of a queue, or the
     guard only observes), ``long_wait`` (a caller has waited the apology threshold with no agent free),
     ``race_lost`` (the agent answered in the very moment the guard's hang-up left), ``not_sent`` (the
-    link to Asterisk was down when the guard had to act; it acts once the link is back).
+    link to Asterisk was down when the guard had to act; it acts once the link is back), ``weekly_report``
+    (the week's record is ready: ``telephony.weekly``).
     ``caller`` is masked: alerts are shown on boards and written to logs.
     """
 

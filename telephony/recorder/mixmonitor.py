@@ -130,7 +130,10 @@ class MixMonitorRecorder(Service):
         def refused(failure: Any) -> None:
             log.warning("recording of %s refused by the PBX: %s", event.linkedid, failure.getErrorMessage())
             self._running.pop(event.linkedid, None)
-            self.store.fail_recording(recording_id, f"MixMonitor: {failure.getErrorMessage()}")
+            defer.maybeDeferred(self.store.fail_recording, recording_id,
+                                f"MixMonitor: {failure.getErrorMessage()}").addErrback(
+                lambda f: log.warning("recording %d: its failure could not be stored (%s)", recording_id,
+                                      f.getErrorMessage()))
 
         defer.maybeDeferred(self.ami.action, "MixMonitor", [("Channel", channel), ("File", path)]).addErrback(refused)
         return recording_id

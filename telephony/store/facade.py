@@ -310,7 +310,8 @@ class Store(Service, _Operations):
 
         def finished() -> None:
             if not done.called:
-                timer.cancel()
+                if timer.active():
+                    timer.cancel()
                 engine.dispose()
                 done.callback(None)
 

@@ -148,6 +148,8 @@ class StoreServiceTests(unittest.TestCase):
         store = Store(f"sqlite:///{self.database()}", reactor=reactor)
         store.startService()
         yield store.save_call(summary())
-        store.stopService()
+        stopped = store.stopService()
         self.assertFalse(store.running)
         yield self.assertFailure(store.run(lambda session: session.scalar(select(CallRow.id))), RuntimeError)
+        yield self.assertFailure(store.pop_facts("13912345678"), RuntimeError)
+        yield stopped

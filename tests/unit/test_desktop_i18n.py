@@ -40,7 +40,7 @@ SHOWN_VALUES = {
     "agent": ["ready", "ringing", "talking", "paused", "offline", "unknown"],
     "call": ["starting", "queued", "ringing", "talking"],
     "outcome": ["answered", "abandoned", "voicemail", "failed", "incomplete"],
-    "alert": ["miss", "pause", "pause_withheld", "long_wait", "race_lost", "not_sent"],
+    "alert": ["miss", "pause", "pause_withheld", "long_wait", "race_lost", "not_sent", "weekly_report"],
     "action": ["hangup", "redirect", "observe", "already_ended"],
 }
 
