@@ -26,7 +26,9 @@ SCALE = 10.0
 SECRET_ENV = "TELEPHONY_TEST_AMI_SECRET"
 
 
-class RecordingAgainstTheSimulator(unittest.TestCase):
+class _DaemonAndSimulator(unittest.TestCase):
+    """The daemon (recording with MixMonitor) connected to the simulated PBX; ``sent`` spies its actions."""
+
     timeout = 60
 
     def setUp(self) -> None:
@@ -78,6 +80,8 @@ class RecordingAgainstTheSimulator(unittest.TestCase):
         check(None)
         return waiting
 
+
+class RecordingAgainstTheSimulator(_DaemonAndSimulator):
     @defer.inlineCallbacks
     def test_an_answered_call_is_recorded_paused_resumed_and_ended_with_the_call(self):
         yield self.daemon.connection.when_synced()
@@ -133,3 +137,38 @@ class RecordingAgainstTheSimulator(unittest.TestCase):
         rows = yield self.daemon.store.recordings_for_call("lab", answered.linkedid)
         self.assertEqual([(r["state"], r["detail"]) for r in rows],
                          [("failed", "MixMonitor: Could not start monitoring channel")])
+
+
+class WhoHungUpFirst(_DaemonAndSimulator):
+    """The day's report counts the calls an agent ended before the customer, from what the simulated
+    PBX did: 1001 hangs up on his caller, 1002's caller hangs up first."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.sim.agent("1001").behaviour = Answer(after_s=2.0, hangup_after_s=3.0)
+
+    @defer.inlineCallbacks
+    def test_the_report_counts_the_calls_each_agent_ended_first_and_those_without_a_wrap_up(self):
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from telephony.store.casework import WrapUp
+        from telephony.store.workday import work_report
+
+        yield self.daemon.connection.when_synced()
+        self.sim.agent("1002").behaviour = Answer(after_s=2.0)
+        first = self.sim.place_call(caller="13500001111", name="Sun Li", dial="4000", talk_s=60.0)  # 1001 ends it
+        second = self.sim.place_call(caller="13500002222", name="何丽", dial="4001", talk_s=3.0)  # the caller ends it
+        yield first.when_ended()
+        yield second.when_ended()
+        yield self.wait_for(lambda evs: sum(isinstance(e, ev.CallEnded) for e in evs) == 2)
+        yield self.daemon.writer_idle()
+        ended = {e.call.answered_by: e.call for e in self.events if isinstance(e, ev.CallEnded)}
+        self.assertEqual((ended["1001"].hangup_by, ended["1002"].hangup_by), ("agent", "caller"))
+        yield self.daemon.store.save_wrapup("lab", ended["1002"].linkedid, "1002", "13500002222",
+                                            WrapUp("咨询", "resolved"))
+        day = datetime.fromtimestamp(ended["1001"].entered_at, ZoneInfo("Asia/Shanghai")).date()
+        with open_store(self.url) as store:
+            report = store.run(work_report, day, 1, tz="Asia/Shanghai", pbx="lab", wrapup_s=3600)
+        figures = {row["agent"]: (row["hung_up_first"], row["without_wrapup"]) for row in report["agents"]}
+        self.assertEqual(figures, {"1001": (1, 1), "1002": (0, 0)})
