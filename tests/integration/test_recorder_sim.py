@@ -34,8 +34,9 @@ class _DaemonAndSimulator(unittest.TestCase):
     def setUp(self) -> None:
         os.environ[SECRET_ENV] = "recorder-test-secret"
         self.addCleanup(os.environ.pop, SECRET_ENV, None)
-        self.sim = SimulatedPBX(reactor, config=PBXConfig.with_agents(2, member_timeout=18.0, lab_queues=False),
-                                users={"telephony": "recorder-test-secret"}, seed=5, time_scale=SCALE)
+        self.sim = SimulatedPBX(reactor, config=getattr(self, "sim_config", None) or PBXConfig.with_agents(
+            2, member_timeout=18.0, lab_queues=False), users={"telephony": "recorder-test-secret"}, seed=5,
+            time_scale=getattr(self, "scale", SCALE))
         self.sim.agent("1001").behaviour = Answer(after_s=2.0)
         port = self.sim.listen(reactor, 0)
         self.addCleanup(port.stopListening)
@@ -48,7 +49,7 @@ class _DaemonAndSimulator(unittest.TestCase):
         config = parse_config(
             f"pbx:\n  name: lab\n  ami:\n    host: 127.0.0.1\n    port: {port.getHost().port}\n"
             f"    secret_env: {SECRET_ENV}\n"
-            f"rings:\n  cycle_s: {5.0 / SCALE}\n"
+            f"rings:\n  cycle_s: {5.0 / getattr(self, 'scale', SCALE)}\n"
             f"store:\n  url: {self.url}\n  journal: {self.folder / 'journal.jsonl'}\n"
             f"  live_state: {self.folder / 'live.json'}\n"
             f"recording:\n  folder: {self.folder / 'monitor'}\n  template: \"{{queue}}/{{agent}}-{{linkedid}}.wav\"\n",
@@ -172,3 +173,37 @@ class WhoHungUpFirst(_DaemonAndSimulator):
             report = store.run(work_report, day, 1, tz="Asia/Shanghai", pbx="lab", wrapup_s=3600)
         figures = {row["agent"]: (row["hung_up_first"], row["without_wrapup"]) for row in report["agents"]}
         self.assertEqual(figures, {"1001": (1, 1), "1002": (0, 0)})
+
+
+class BusyHour(_DaemonAndSimulator):
+    """The busy-hour simulation (like capture 21: 3 agents, 40 callers) twenty times faster: every
+    answered call gets exactly one recording row, done when its call ended."""
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        from telephony.sim.scenarios import scenario
+
+        self.preset = scenario("busy-hour")
+        self.scale = 20.0
+        self.sim_config = self.preset.config()
+        super().setUp()
+
+    @defer.inlineCallbacks
+    def test_every_answered_call_of_the_busy_hour_is_recorded_once(self):
+        from telephony.sim.scenarios import ScenarioRun
+
+        yield self.daemon.connection.when_synced()
+        run = ScenarioRun(self.sim, self.preset).start()
+        self.addCleanup(run.stop)
+        yield self.wait_for(lambda evs: sum(isinstance(e, ev.CallEnded) for e in evs) >= 40)  # its 40 callers
+        yield self.daemon.writer_idle()
+        ended = [e.call for e in self.events if isinstance(e, ev.CallEnded)]
+        answered = [c for c in ended if c.outcome == "answered"]
+        self.assertGreater(len(answered), 20)
+        with open_store(self.url) as store:
+            rows = {c.linkedid: store.recordings_for_call("lab", c.linkedid) for c in ended}
+        for call in ended:
+            states = [r["state"] for r in rows[call.linkedid]]
+            self.assertEqual(states, ["done"] if call.outcome == "answered" else [], call.linkedid)
+
