@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "config": "telephony.commands.config_check",
     "db": "telephony.commands.db",
     "demo": "telephony.commands.demo",
+    "recorder": "telephony.commands.recorder",
     "recordings": "telephony.commands.recordings",
     "replay": "telephony.commands.replay",
     "report": "telephony.commands.report",

@@ -236,8 +236,8 @@ class Recording(_Strict):
     @classmethod
     def _built(cls, v: str) -> str:
         if v == "sip":
-            raise ValueError("the SIP recorder backend is not built yet; use mixmonitor (Asterisk writes the files) "
-                             "or off")
+            raise ValueError("the daemon does not drive the SIP recorder yet (`telephony recorder` runs on its "
+                             "own); use mixmonitor (Asterisk writes the files) or off")
         return v
 
     @field_validator("template")

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "JSON line (default 127.0.0.1:5070)")
     parser.add_argument("--folder", required=True, metavar="DIR",
                         help="where the WAV files are written (made if missing)")
+    parser.add_argument("--rtp-port", type=int, default=0, metavar="PORT",
+                        help="first UDP port for the calls' audio (RTP), taken upwards from there, on the "
+                             "--listen address; 0 (default) takes any free ones")
     parser.add_argument("--clock-rate", type=int, default=8000, choices=(8000, 16000, 32000, 48000),
                         metavar="HZ", help="sample rate of the WAV files: 8000 (default, telephone audio), "
                                            "16000, 32000 or 48000")
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         emit({"event": "recording", **recording.as_dict()})
 
     recorder = SipRecorder(reactor, host=host, port=port, folder=args.folder, on_recording=recorded,
-                           clock_rate=args.clock_rate, log_level=args.log_level)
+                           clock_rate=args.clock_rate, log_level=args.log_level, rtp_port=args.rtp_port)
     outcome = {"code": 0}
 
     def started(bound: int) -> None:

@@ -1,2 +1,7 @@
-"""Recording calls: the MixMonitor backend (Asterisk writes the file, the daemon starts, mutes and
-records it over AMI).  The SIP recorder backend (pjsua2, its own process) is not built yet."""
+"""Recording calls.
+
+* ``mixmonitor``: Asterisk writes the file; the daemon starts, mutes and records it over AMI.
+* ``sip``: ``telephony recorder`` (pjsua2, a process of its own) answers SIP calls and writes each to a
+  WAV, printing which call each file belongs to.  The daemon does not drive it yet (the ChanSpy
+  Originate to it and reading its lines are not built), so ``recording.backend: sip`` is refused.
+"""

@@ -14,6 +14,11 @@ Which call a leg belongs to is read from the INVITE, first match wins:
 3. the From user part (the same caller ID's number), for a PBX that drops display names;
 4. ``unknown``: still recorded, never refused, so audio is not lost over a naming mistake.
 
+The file is ``<folder>/<linkedid>-<UTC yyyymmddTHHMMSSZ>.wav`` (``-2``, ``-3``… before ``.wav`` if
+that name is taken), the linkedid made safe for a file name; 16-bit mono PCM at the clock rate
+(8 kHz by default).  pjmedia writes the WAV header's sizes when it closes the file, so a recorder
+killed with SIGKILL leaves files whose header says 0 bytes: the audio is there, the header is not.
+
 Threads.  pjsua2 is a C++ library with threads of its own; a native crash takes the whole process
 down, which is why this runs in its own process (``telephony recorder``) and not in the daemon.
 Inside that process pjsua2 is driven by one dedicated Python thread, the "pj thread":
@@ -61,13 +66,16 @@ __all__ = ["Recording", "SipRecorder", "StartFailed", "call_identity"]
 POLL_MS = 20
 #: how long a stop waits for the calls it hung up to end before closing their files anyway
 HANGUP_WITHIN = 2.0
+#: how long a file may take to be closed by pjmedia (a clock tick or two, normally) before it is
+#: reported all the same
+CLOSE_WITHIN = 1.0
 
 LINKEDID_HEADER = "X-Telephony-Linkedid"
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
 #: ``"display" <sip:user@host>``, ``display <sip:user@host>`` or a bare ``sip:user@host``
 _NAME_ADDR = re.compile(r'^\s*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^<"]*?))\s*<(?P<uri>[^>]*)>')
-_USER = re.compile(r"^(?:sips?|tel):(?P<user>[^@;:?>]+)")
+_USER = re.compile(r"^(?:sips?:(?P<user>[^@;:?>]+)@|tel:(?P<tel>[^;?>]+))")
 
 
 class StartFailed(Exception):
@@ -79,7 +87,8 @@ class Recording:
     """One finished call: which linkedid it belongs to and where its audio is.
 
     ``path`` is ``None`` (and ``error`` says why) when no audio was ever recorded, so the daemon
-    still learns that the leg it sent came and went.  Times are seconds since the epoch."""
+    still learns that the leg it sent came and went.  Times are seconds since the epoch:
+    ``started_at`` when the audio started flowing into the file, ``ended_at`` when the leg hung up."""
 
     linkedid: str
     path: str | None
@@ -93,6 +102,20 @@ class Recording:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class _Closing:
+    """A call that ended, its file not yet closed: plain values only, no pjsua2 object."""
+
+    linkedid: str
+    path: str | None
+    started_at: float | None
+    ended_at: float
+    sip_call_id: str
+    remote: str
+    error: str | None
+    give_up_at: float
 
 
 def safe_name(text: str) -> str:
@@ -126,7 +149,7 @@ def call_identity(whole_msg: str, remote_uri: str) -> str:
         uri = remote_uri.strip()
     user = _USER.match(uri)
     if user:
-        return user.group("user")
+        return user.group("user") or user.group("tel")
     return "unknown"
 
 
@@ -141,6 +164,17 @@ def _guarded(method: Callable[..., None]) -> Callable[..., None]:
             log.exception("SIP recorder: %s failed", method.__name__)
 
     return wrapper
+
+
+def _wav_closed(path: str) -> bool:
+    """Whether pjmedia has closed the WAV: it writes the RIFF size, 0 until then, when it does."""
+    try:
+        with open(path, "rb") as wav:
+            head = wav.read(8)
+            size = os.fstat(wav.fileno()).st_size
+    except OSError:
+        return True  # gone: nothing to wait for
+    return len(head) == 8 and head[:4] == b"RIFF" and int.from_bytes(head[4:], "little") == size - 8
 
 
 def _wav_seconds(path: str) -> float | None:
@@ -160,7 +194,7 @@ class SipRecorder:
 
     def __init__(self, reactor: Any, *, host: str, port: int, folder: str,
                  on_recording: Callable[[Recording], None], clock_rate: int = 8000,
-                 log_level: str = "INFO", user: str = "recorder") -> None:
+                 log_level: str = "INFO", user: str = "recorder", rtp_port: int = 0) -> None:
         self.reactor = reactor
         self.host = host
         self.port = port
@@ -169,6 +203,7 @@ class SipRecorder:
         self.clock_rate = clock_rate
         self.log_level = log_level
         self.user = user
+        self.rtp_port = rtp_port
         self._stop_asked = threading.Event()
         self._started: defer.Deferred[int] | None = None
         self._stopped: defer.Deferred[None] = defer.Deferred()
@@ -180,7 +215,8 @@ class SipRecorder:
         self._account: Any = None
         self._calls: dict[int, Any] = {}
         self._ended: list[Any] = []
-        self._names: set[str] = set()
+        self._closing: list[_Closing] = []
+        self._hung_up = True  # until a stop finds no call to hang up
 
     # -- the reactor's side ---------------------------------------------------------------------
 
@@ -238,14 +274,16 @@ class SipRecorder:
             try:
                 port = self._pj_setup()
             except Exception as exc:
-                self.reactor.callFromThread(self._started.errback, Failure(
-                    exc if isinstance(exc, StartFailed) else StartFailed(f"cannot start the SIP recorder: {exc}")))
+                if not isinstance(exc, StartFailed):
+                    # pjsua2.Error's str() is a SWIG proxy's repr; its reason is the message
+                    exc = StartFailed(f"cannot start the SIP recorder: {getattr(exc, 'reason', None) or exc}")
+                self.reactor.callFromThread(self._started.errback, Failure(exc))
                 return
             log.info("SIP recorder listening on %s:%d (UDP), recording into %s", self.host, port, self.folder)
             self.reactor.callFromThread(self._started.callback, port)
             while not self._stop_asked.is_set():
                 self._ep.libHandleEvents(POLL_MS)
-                self._pj_close_ended()
+                self._pj_after_poll()
             self._pj_hang_up_all()
         except Exception:
             log.exception("SIP recorder: the pjsua2 thread failed")
@@ -272,6 +310,8 @@ class SipRecorder:
         cfg.logConfig.level = level
         cfg.logConfig.consoleLevel = level
         cfg.logConfig.msgLogging = level >= 5
+        # the Python log adds the time: pjsip's own line keeps only who said it
+        cfg.logConfig.decor = pj.PJ_LOG_HAS_SENDER | pj.PJ_LOG_HAS_SPACE | pj.PJ_LOG_HAS_INDENT
         writer = self._types.LogWriter()
         # the endpoint deletes its writer in libDestroy: hand the C++ object over, or it is freed twice
         writer.__disown__()
@@ -279,7 +319,8 @@ class SipRecorder:
         cfg.medConfig.clockRate = self.clock_rate       # the WAV's rate: telephone audio is 8 kHz
         cfg.medConfig.sndClockRate = self.clock_rate
         cfg.medConfig.channelCount = 1
-        cfg.medConfig.noVad = True  # VAD would leave silence out of the file, shortening it
+        # keep sending (silent) RTP back: a PBX with an RTP timeout would hang up a quiet leg
+        cfg.medConfig.noVad = True
         ep.libInit(cfg)
         transport = pj.TransportConfig()
         transport.boundAddress = self.host
@@ -296,6 +337,10 @@ class SipRecorder:
         acc_cfg = pj.AccountConfig()
         # a local account: no registrar, it takes calls sent straight to host:port
         acc_cfg.idUri = f"sip:{self.user}@{self.host}:{port}"
+        # RTP on the address SIP listens on (pjsua's default is every address), from rtp_port
+        # upwards; 0 lets pjsua pick
+        acc_cfg.mediaConfig.transportConfig.boundAddress = self.host
+        acc_cfg.mediaConfig.transportConfig.port = self.rtp_port
         self._account = self._types.Account(self)
         self._account.create(acc_cfg, True)
         return port
@@ -326,71 +371,92 @@ class SipRecorder:
         base = f"{safe_name(linkedid)}-{stamp}"
         path = os.path.join(self.folder, base + ".wav")
         n = 1
-        # a linkedid recorded twice in a second (a leg re-sent after a drop) must not overwrite
-        while path in self._names or os.path.exists(path):
+        # a linkedid recorded twice in a second (a leg re-sent after a drop) must not overwrite;
+        # createRecorder makes the file at once, so the next call sees it
+        while os.path.exists(path):
             n += 1
             path = os.path.join(self.folder, f"{base}-{n}.wav")
-        self._names.add(path)
         return path
 
     def _pj_ended(self, call: Any) -> None:
         call.ended_at = time.time()
         if self._calls.pop(call.call_id, None) is not None:
-            # closed after this callback returns: pjsua2 is still inside the call's own code here
+            # released after this callback returns: pjsua2 is still inside the call's own code here
             self._ended.append(call)
 
-    def _pj_close_ended(self) -> None:
+    def _pj_after_poll(self) -> None:
+        """Release the calls that ended, then report the files that are closed."""
         while self._ended:
-            call = self._ended.pop(0)
-            self._pj_close(call)
+            self._pj_release(self._ended.pop(0))
+        now = time.monotonic()
+        for closing in list(self._closing):
+            if closing.path is None or _wav_closed(closing.path) or now >= closing.give_up_at:
+                self._closing.remove(closing)
+                self._pj_report(closing)
 
-    def _pj_close(self, call: Any) -> None:
-        path = call.path
-        # dropping the recorder destroys it, which writes the WAV header's final sizes
+    def _pj_release(self, call: Any) -> None:
+        """Drop a call and its recorder (on this thread: their C++ destructors run here).
+
+        pjmedia 2.15 closes the file a little later, once the conference bridge (which removes
+        ports asynchronously) has let go of the recorder; the WAV's sizes are written then, and a
+        file read straight after the drop still has a header saying 0 bytes.  So the call waits in
+        ``_closing`` until its file is seen closed, for at most :data:`CLOSE_WITHIN`."""
+        error = call.error
+        if call.path is None and error is None:
+            error = "no audio: the call's media never started"
+        self._closing.append(_Closing(
+            linkedid=call.linkedid, path=call.path, started_at=call.started_at, ended_at=call.ended_at or time.time(),
+            sip_call_id=call.sip_call_id, remote=call.remote, error=error,
+            give_up_at=time.monotonic() + CLOSE_WITHIN))
         call.recorder = None
         call.audio = None
-        error = None
-        if path is None:
-            error = call.error or "no audio: the call's media never started"
-        elif call.error:
-            error = call.error
-        recording = Recording(linkedid=call.linkedid, path=path, started_at=call.started_at,
-                              ended_at=call.ended_at or time.time(),
-                              seconds=_wav_seconds(path) if path else None, sip_call_id=call.sip_call_id,
-                              remote=call.remote, error=error)
-        log.info("SIP recorder: the call for %s ended; %s", call.linkedid, path or error)
+
+    def _pj_report(self, closing: _Closing) -> None:
+        recording = Recording(linkedid=closing.linkedid, path=closing.path, started_at=closing.started_at,
+                              ended_at=closing.ended_at, seconds=_wav_seconds(closing.path) if closing.path else None,
+                              sip_call_id=closing.sip_call_id, remote=closing.remote, error=closing.error)
+        log.info("SIP recorder: the call for %s ended; %s", closing.linkedid, closing.path or closing.error)
         self.reactor.callFromThread(self._report, recording)
 
     def _pj_hang_up_all(self) -> None:
+        self._hung_up = bool(self._calls)
         if self._calls:
             log.info("SIP recorder: stopping; hanging up %d call(s)", len(self._calls))
             self._ep.hangupAllCalls()
         deadline = time.monotonic() + HANGUP_WITHIN
-        while self._calls and time.monotonic() < deadline:
+        while (self._calls or self._ended or self._closing) and time.monotonic() < deadline:
             self._ep.libHandleEvents(POLL_MS)
-            self._pj_close_ended()
-        self._pj_close_ended()
+            self._pj_after_poll()
         for call in list(self._calls.values()):
             # the far end never confirmed the hang-up: the audio so far is still worth keeping
             call.ended_at = time.time()
-            self._pj_close(call)
+            self._pj_release(call)
         self._calls.clear()
 
     def _pj_destroy(self) -> None:
         # order matters: calls and recorders, then the account, then the library.  Each is dropped
         # here, on the pj thread, so its C++ destructor runs here and before libDestroy; a pjsua2
         # object outliving libDestroy, or collected on another thread, crashes the process.
+        while self._ended:
+            self._pj_release(self._ended.pop(0))
+        for call in list(self._calls.values()):
+            self._pj_release(call)
         self._calls.clear()
-        self._ended.clear()
         try:
             if self._account is not None:
                 self._account.shutdown()
             self._account = None
             if self._ep is not None:
-                self._ep.libDestroy()
+                # pjsua's destroy gives the network a second (retransmitting the BYEs just sent);
+                # with no call to hang up there is nothing to give it to
+                self._ep.libDestroy(self._pj.PJSUA_DESTROY_NO_NETWORK if not self._hung_up else 0)
         except Exception:
             log.exception("SIP recorder: pjsua2 shutdown failed")
         self._ep = None
+        # libDestroy closed every file still open
+        for closing in self._closing:
+            self._pj_report(closing)
+        self._closing.clear()
 
 
 _PJ_LEVELS = {"DEBUG": 5, "INFO": 2, "WARNING": 2, "ERROR": 1}
