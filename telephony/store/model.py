@@ -145,6 +145,7 @@ class OfferRow(Base):
     __table_args__ = (
         UniqueConstraint("call_id", "seq"),
         Index(None, "agent", "started_at"),
+        Index(None, "started_at"),  #: the day's reports read a day of offers, not the whole table
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
