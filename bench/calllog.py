@@ -67,12 +67,13 @@ from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from scratch_pg import DEFAULT_ADMIN_URL, create_database, database_url, drop_database, libpq  # bench/: beside this file
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PBX = "bench"
 TZ = "Asia/Shanghai"
-DEFAULT_ADMIN_URL = os.environ.get("TELEPHONY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 AGENTS = tuple(str(1001 + i) for i in range(200))  #: 1001…1200
 QUEUES, QUEUE_WEIGHTS = ("support", "sales"), (65, 35)
 OFFER_COUNTS, OFFER_WEIGHTS = (1, 2, 3), (60, 28, 12)
@@ -85,33 +86,6 @@ GUARD_REASON = "振铃未接"
 # -- the database ------------------------------------------------------------------------------------
 
 
-def libpq(url: str) -> str:
-    """A SQLAlchemy URL as psycopg's connection string."""
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    parts = {"host": u.host, "port": u.port, "user": u.username, "password": u.password, "dbname": u.database}
-    return " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
-
-
-def database_url(admin_url: str, name: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def create_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(admin_url), autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(admin_url), autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def server_settings(url: str) -> dict[str, str]:

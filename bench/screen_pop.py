@@ -80,12 +80,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from scratch_pg import DEFAULT_ADMIN_URL, create_database, database_url, drop_database, libpq  # bench/: beside this file
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SECRET = "bench-screen-pop"
 PBX = "bench"
-DEFAULT_ADMIN_URL = os.environ.get("TELEPHONY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ANSWERED_SHARE = 0.8  #: share of history calls that were answered (the others abandoned)
 TASK_EVERY = 50  #: one customer in this many owes an open follow-up
 
@@ -107,33 +108,6 @@ def figures(values: list[float]) -> str:
 # -- the database ------------------------------------------------------------------------------------
 
 
-def libpq(url: str) -> str:
-    """A SQLAlchemy URL as psycopg's connection string."""
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    parts = {"host": u.host, "port": u.port, "user": u.username, "password": u.password, "dbname": u.database}
-    return " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
-
-
-def database_url(admin_url: str, name: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def create_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(admin_url), autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(admin_url), autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 #: a customer's national number from its index k (0 ≤ k < 10⁹): prefix by k mod 10, then

@@ -34,14 +34,26 @@ def _libpq(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """The URL of a database created for this test run (dropped at its end)."""
+def _admin_connection() -> psycopg.Connection:
+    """A connection to the tests' PostgreSQL server; the test is skipped, saying why, without one."""
     try:
-        admin = psycopg.connect(_libpq(ADMIN_URL), autocommit=True, connect_timeout=3)
+        return psycopg.connect(_libpq(ADMIN_URL), autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL not reachable at {make_url(ADMIN_URL).render_as_string()} "
                     f"(set TELEPHONY_TEST_PG to another server; CI has one): {str(exc).strip()}")
+
+
+@pytest.fixture
+def admin_url() -> str:
+    """The tests' PostgreSQL server, for a program that makes databases of its own (the benchmarks)."""
+    _admin_connection().close()
+    return ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """The URL of a database created for this test run (dropped at its end)."""
+    admin = _admin_connection()
     name = f"telephony_test_{secrets.token_hex(6)}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -12,12 +12,8 @@ import argparse
 import os
 import sys
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from telephony.commands.run import CONFIG_HELP, load_or_explain
-from telephony.privacy import describe_error
-from telephony.store.facade import open_store
-from telephony.store.upgrade import SchemaOutOfDate
+from telephony.commands.users import with_store
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,40 +26,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_prune(args: argparse.Namespace) -> int:
+    def work(store) -> int:
+        due, held = store.prunable_recordings(config.recording.retention_for)
+        deleted = missing = failed = 0
+        for row in due:
+            what = f"{row['id']}\t{row['started_at']}\t{row['queue'] or '-'}\t{row['path']}"
+            if args.dry_run:
+                print(f"would delete\t{what}")
+                continue
+            try:
+                os.remove(row["path"])
+                detail = "retention"
+            except FileNotFoundError:
+                missing += 1
+                detail = "retention (the file was already gone)"
+            except OSError as exc:
+                failed += 1
+                print(f"not deleted\t{what}\t{exc.strerror}", file=sys.stderr)
+                continue
+            store.mark_recording_deleted(row["id"], detail)
+            deleted += 1
+            print(f"deleted\t{what}")
+        verb = "would delete" if args.dry_run else "deleted"
+        print(f"{verb} {len(due) if args.dry_run else deleted} recording(s); kept {held} of calls with an open "
+              f"complaint" + (f"; {missing} file(s) were already gone" if missing else "")
+              + (f"; {failed} could not be deleted" if failed else ""))
+        return 1 if failed else 0
+
     config = load_or_explain(args.config)
     if config is None:
         return 2
-    settings = config.recording
-    try:
-        with open_store(config.store.url) as store:
-            due, held = store.prunable_recordings(settings.retention_for)
-            deleted = missing = failed = 0
-            for row in due:
-                what = f"{row['id']}\t{row['started_at']}\t{row['queue'] or '-'}\t{row['path']}"
-                if args.dry_run:
-                    print(f"would delete\t{what}")
-                    continue
-                try:
-                    os.remove(row["path"])
-                    detail = "retention"
-                except FileNotFoundError:
-                    missing += 1
-                    detail = "retention (the file was already gone)"
-                except OSError as exc:
-                    failed += 1
-                    print(f"not deleted\t{what}\t{exc.strerror}", file=sys.stderr)
-                    continue
-                store.mark_recording_deleted(row["id"], detail)
-                deleted += 1
-                print(f"deleted\t{what}")
-    except SchemaOutOfDate as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        print(f"the store cannot be reached: {describe_error(exc)}", file=sys.stderr)
-        return 1
-    verb = "would delete" if args.dry_run else "deleted"
-    print(f"{verb} {len(due) if args.dry_run else deleted} recording(s); kept {held} of calls with an open "
-          f"complaint" + (f"; {missing} file(s) were already gone" if missing else "")
-          + (f"; {failed} could not be deleted" if failed else ""))
-    return 1 if failed else 0
+    return with_store(args.config, work)

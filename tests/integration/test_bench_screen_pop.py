@@ -14,23 +14,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
-from tests.dbfixtures import ADMIN_URL, _libpq
+from tests.dbfixtures import _libpq
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def admin_url() -> str:
-    try:
-        psycopg.connect(_libpq(ADMIN_URL), autocommit=True, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {make_url(ADMIN_URL).render_as_string()} "
-                    f"(set TELEPHONY_TEST_PG to another server; CI has one): {str(exc).strip()}")
-    return ADMIN_URL
 
 
 def test_tiny_run_measures_pops_and_ends_with_the_agreed_line(admin_url: str):
