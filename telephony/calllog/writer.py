@@ -49,6 +49,9 @@ AUTOPAUSE_REASON = "Auto-Pause"
 STALL_REPEAT_S = 60.0
 #: spilled writes are appended to the journal once a reactor turn, or once this many have come
 SPILL_BATCH = 256
+#: calls stored in one transaction at most: a busy hour's calls cost one statement per batch, not per call
+#: (bench/calllog.py), and a failed batch, all of it retried, stays small
+CALL_BATCH = 200
 
 Write = dict[str, Any]  #: {"kind": "call" | "agent_event" | "alert", "data": {…}}: JSON-ready
 Key = tuple[str, ...]
@@ -92,6 +95,7 @@ class CallLogWriter(Service):
         self._lanes: dict[Key, deque[Write]] = {}
         self._ready: deque[Key] = deque()  #: subjects with writes waiting and none in flight
         self._busy: dict[Key, tuple[Write, float]] = {}  #: the write in flight per subject, since when
+        self._in_flight = 0  #: transactions in flight (a batch of calls is one)
         self._queued = 0
         self._failures = 0
         self._retry: IDelayedCall | None = None
@@ -179,6 +183,7 @@ class CallLogWriter(Service):
         self._lanes.clear()
         self._ready.clear()
         self._busy.clear()
+        self._in_flight = 0
         self._queued = 0
         self._stopped.callback(None)
 
@@ -292,54 +297,75 @@ class CallLogWriter(Service):
         return lost
 
     def _drain(self) -> None:
+        # While the store fails, one write at a time; else up to max_in_flight transactions, and the
+        # calls at the head of their lanes go together (a store with save_calls takes them in one).
         limit = 1 if self._failures else self.max_in_flight
-        while self._ready and self._retry is None and len(self._busy) < limit:
-            key = self._ready.popleft()
-            lane = self._lanes[key]
-            write = lane.popleft()
-            if not lane:
-                del self._lanes[key]
-            self._queued -= 1
-            self._busy[key] = (write, self.clock.seconds())
-            written = maybeDeferred(self._apply, write)
-            written.addCallbacks(self._stored, self._not_stored, callbackArgs=(key,), errbackArgs=(key,))
+        batching = not self._failures and hasattr(self.store, "save_calls")
+        while self._ready and self._retry is None and self._in_flight < limit:
+            batch = [self._take(self._ready.popleft())]
+            if batching and batch[0][1]["kind"] == "call":
+                while len(batch) < CALL_BATCH and self._ready and self._lanes[self._ready[0]][0]["kind"] == "call":
+                    batch.append(self._take(self._ready.popleft()))
+            self._in_flight += 1
+            written = maybeDeferred(self._apply_batch, [write for _, write in batch])
+            keys = [key for key, _ in batch]
+            written.addCallbacks(self._stored, self._not_stored, callbackArgs=(keys,), errbackArgs=(keys,))
             written.addErrback(self._bug)
         self._watch_stall()
+
+    def _take(self, key: Key) -> tuple[Key, Write]:
+        lane = self._lanes[key]
+        write = lane.popleft()
+        if not lane:
+            del self._lanes[key]
+        self._queued -= 1
+        self._busy[key] = (write, self.clock.seconds())
+        return key, write
+
+    def _apply_batch(self, writes: list[Write]) -> Deferred:
+        if len(writes) == 1:
+            return self._apply(writes[0])
+        return self.store.save_calls([ev.CallSummary.from_dict(dict(write["data"])) for write in writes])
 
     def _next_of(self, key: Key) -> None:
         if key in self._lanes and key not in self._busy:
             self._ready.append(key)
 
-    def _stored(self, _: object, key: Key) -> None:
-        if self._busy.pop(key, None) is None:
-            return  # given up on while stopping: it is in the journal too, and stored twice is stored once
+    def _stored(self, _: object, keys: list[Key]) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
+        if not any(key in self._busy for key in keys):
+            return  # given up on while stopping: in the journal too, and stored twice is stored once
         self._failures = 0
-        self._next_of(key)
+        for key in keys:
+            self._busy.pop(key, None)
+            self._next_of(key)
         self._refill()
         self._drain()
         self._check_idle()
         if self._stopped is not None and self.backlog == 0:
             self._give_up("done")
 
-    def _not_stored(self, failure: Failure, key: Key) -> None:
-        entry = self._busy.pop(key, None)
-        if entry is None:
+    def _not_stored(self, failure: Failure, keys: list[Key]) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
+        entries = [(key, self._busy.pop(key)) for key in keys if key in self._busy]
+        if not entries:
             return
-        write, _ = entry
-        # back to the head of its subject's line: nothing of the same call or agent may pass it
-        self._lanes.setdefault(key, deque()).appendleft(write)
-        self._queued += 1
-        if key in self._ready:
-            self._ready.remove(key)
-        self._ready.appendleft(key)
+        # back to the head of their subjects' lines, in order: nothing of the same call or agent may pass
+        for key, (write, _) in reversed(entries):
+            self._lanes.setdefault(key, deque()).appendleft(write)
+            self._queued += 1
+            if key in self._ready:
+                self._ready.remove(key)
+            self._ready.appendleft(key)
+        first = describe(entries[0][1][0]) + (f" and {len(entries) - 1} more" if len(entries) > 1 else "")
         if self._stopping:
-            log.error("call log: %s not stored while stopping (%s)", describe(write), describe_error(failure.value))
+            log.error("call log: %s not stored while stopping (%s)", first, describe_error(failure.value))
             self._give_up("failed")
             return
         delay = self.retry_delays[min(self._failures, len(self.retry_delays) - 1)]
         self._failures += 1
         log.warning("call log: %s not stored (%s); %d waiting, retrying in %.0f s",
-                    describe(write), describe_error(failure.value), self.backlog, delay)
+                    first, describe_error(failure.value), self.backlog, delay)
         if self._retry is None or not self._retry.active():
             self._retry = self.clock.callLater(delay, self._retry_now)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -17,7 +18,7 @@ from telephony.numbers import e164, e164_or_none
 from telephony.store.db import upsert
 from telephony.store.model import CallRow, OfferRow, as_utc
 
-__all__ = ["StoredCall", "StoredOffer", "calls_for_number", "get_call", "recent_calls", "save_call"]
+__all__ = ["StoredCall", "StoredOffer", "calls_for_number", "get_call", "recent_calls", "save_call", "save_calls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,40 @@ def save_call(session: Session, call: CallSummary, *, now: datetime) -> int:
 
     ``created_at`` stays as first written; ``updated_at`` becomes ``now``.
     """
-    values = {
+    return save_calls(session, [call], now=now)[0]
+
+
+def save_calls(session: Session, calls: Sequence[CallSummary], *, now: datetime) -> list[int]:
+    """:func:`save_call` for several calls in one transaction → their ids, in order.
+
+    One statement for all the calls and one for all their offers (executemany): the call log writes
+    a busy hour's calls in batches, and a statement built and sent per call cost more CPU than the
+    database's own work.  Two summaries of the same call must not share a batch (the writer keeps a
+    call's writes in order, one at a time).
+    """
+    if not calls:
+        return []
+    values = [_call_values(call) for call in calls]
+    stmt = upsert(session, CallRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["pbx", "linkedid"],
+        set_={**{name: stmt.excluded[name] for name in values[0]}, "updated_at": stmt.excluded.updated_at},
+    ).returning(CallRow.id, sort_by_parameter_order=True)
+    ids = list(session.execute(stmt, [{**v, "created_at": now, "updated_at": now} for v in values]).scalars())
+    session.execute(delete(OfferRow).where(OfferRow.call_id.in_(ids)))
+    offers = [{"call_id": call_id, "seq": seq, "agent": offer.agent, "queue": offer.queue,
+               "started_at": as_utc(offer.started_at),
+               "ring_started_at": None if offer.ring_started_at is None else as_utc(offer.ring_started_at),
+               "ended_at": as_utc(offer.ended_at), "rang_s": offer.rang_s, "rings": offer.rings,
+               "result": offer.result, "ended_unseen": offer.ended_unseen}
+              for call_id, call in zip(ids, calls) for seq, offer in enumerate(call.offers, start=1)]
+    if offers:
+        session.execute(insert(OfferRow), offers)
+    return ids
+
+
+def _call_values(call: CallSummary) -> dict:
+    return {
         "pbx": call.pbx,
         "linkedid": call.linkedid,
         "caller": call.caller,
@@ -94,28 +128,6 @@ def save_call(session: Session, call: CallSummary, *, now: datetime) -> int:
         "transferred_to": list(call.transferred_to),
         "ended_unseen": call.ended_unseen,
     }
-    stmt = upsert(session, CallRow).values(**values, created_at=now, updated_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["pbx", "linkedid"],
-        set_={**{name: stmt.excluded[name] for name in values}, "updated_at": now},
-    ).returning(CallRow.id)
-    call_id = session.execute(stmt).scalar_one()
-    session.execute(delete(OfferRow).where(OfferRow.call_id == call_id))
-    if call.offers:
-        session.execute(insert(OfferRow), [{
-            "call_id": call_id,
-            "seq": seq,
-            "agent": offer.agent,
-            "queue": offer.queue,
-            "started_at": as_utc(offer.started_at),
-            "ring_started_at": None if offer.ring_started_at is None else as_utc(offer.ring_started_at),
-            "ended_at": as_utc(offer.ended_at),
-            "rang_s": offer.rang_s,
-            "rings": offer.rings,
-            "result": offer.result,
-            "ended_unseen": offer.ended_unseen,
-        } for seq, offer in enumerate(call.offers, start=1)])
-    return call_id
 
 
 def get_call(session: Session, pbx: str, linkedid: str) -> StoredCall | None:

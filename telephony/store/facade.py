@@ -78,6 +78,10 @@ class _Operations:
         """Insert or rewrite the call by (pbx, linkedid), replacing its offers → its id."""
         return self._run(calls.save_call, call, now=self._now())
 
+    def save_calls(self, summaries: list[CallSummary]):
+        """Several calls in one transaction (all stored, or none) → their ids."""
+        return self._run(calls.save_calls, summaries, now=self._now())
+
     def get_call(self, pbx: str, linkedid: str):
         """→ StoredCall or None."""
         return self._run(calls.get_call, pbx, linkedid)

@@ -131,3 +131,19 @@ def test_calls_for_number_finds_the_callers_calls_on_every_pbx(sync_store):
     assert sync_store.calls_for_number("13700001111") == []
     with pytest.raises(ValueError, match="not a phone number"):
         sync_store.calls_for_number("anonymous")
+
+
+def test_several_calls_in_one_batch_are_stored_as_one_at_a_time_would_store_them(sync_store):
+    first = summary(linkedid="b1", entered_at=T0)
+    second = summary(linkedid="b2", entered_at=T0 + 30, caller="013800138000",
+                     offers=(offer("1003", T0 + 30.1, 2.0, 1, "answered"),))
+    ids = sync_store.save_calls([first, second])
+    assert len(set(ids)) == 2
+    assert [sync_store.get_call("default", lid).id for lid in ("b1", "b2")] == ids
+    again = sync_store.save_calls([dataclasses.replace(first, outcome="incomplete"), second])  # a retried batch
+    assert again == ids
+    stored = sync_store.get_call("default", "b1")
+    assert stored.outcome == "incomplete" and [o.agent for o in stored.offers] == ["1001", "1002"]
+    assert [o.agent for o in sync_store.get_call("default", "b2").offers] == ["1003"]
+    assert sync_store.calls_for_number("+86 138 0013 8000")[0].linkedid == "b2"
+    assert sync_store.save_calls([]) == []

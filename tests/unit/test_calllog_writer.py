@@ -317,3 +317,56 @@ def test_what_neither_the_store_nor_the_journal_takes_at_stop_is_said_lost(tmp_p
     # the pause was in memory and went into the journal's rewrite; the unpause waited for an append
     assert "1 write(s) the store failed while stopping, and the journal" in caplog.text
     assert "cannot be written (No space left on device): lost: unpause default/1001" in caplog.text
+
+
+class BatchStore(HeldStore):
+    """A held store that takes several calls in one transaction, as the real one does."""
+
+    def save_calls(self, summaries):
+        return self._write("calls", tuple(c.linkedid for c in summaries), tuple(c.outcome for c in summaries))
+
+
+def test_the_fake_batch_store_has_the_real_signature():
+    assert list(inspect.signature(Store.save_calls).parameters) == list(inspect.signature(BatchStore.save_calls).parameters)
+
+
+def ended(n: int, outcome: str = "answered") -> ev.CallEnded:
+    (call, _), = calls_from_capture(capture_path("02-"))
+    return ev.CallEnded("default", float(n), call=dataclasses.replace(call, linkedid=f"L{n}", outcome=outcome))
+
+
+def test_calls_waiting_for_the_store_go_together_in_one_transaction_and_agents_apart():
+    store = BatchStore()
+    clock, bus, writer = make(store, max_in_flight=1)
+    bus.publish(ended(0))  # alone: nothing else waits yet
+    for n in range(1, 6):
+        bus.publish(ended(n))
+    bus.publish(pause("1001", True, "午休"))
+    assert [r[0] for r, _ in store.in_flight] == ["call"]
+    store.finish()
+    assert [r[:2] for r, _ in store.in_flight] == [("calls", ("L1", "L2", "L3", "L4", "L5"))]
+    store.finish()
+    assert [r[:2] for r, _ in store.in_flight] == [("pause", "1001")]
+    store.finish()
+    assert writer.backlog == 0
+
+
+def test_a_batch_that_fails_comes_back_whole_in_order_and_is_stored_one_by_one_then_batched_again():
+    store = BatchStore()
+    clock, bus, writer = make(store, max_in_flight=1)
+    bus.publish(ended(0))
+    for n in range(1, 4):
+        bus.publish(ended(n))
+    store.finish()  # L0
+    (record, waiting), = store.in_flight
+    store.in_flight.clear()
+    waiting.errback(ConnectionError("database is away"))  # the batch L1–L3 failed
+    assert writer.backlog == 3 and store.in_flight == []
+    clock.advance(60)  # the retry: one at a time while the store has been failing
+    assert [r[:2] for r, _ in store.in_flight] == [("call", "L1")]
+    bus.publish(ended(4))
+    store.finish()
+    assert [r[:2] for r, _ in store.in_flight] == [("calls", ("L2", "L3", "L4"))]  # healthy again: together
+    store.finish()
+    stored = [linkedid for r in store.written for linkedid in ((r[1],) if r[0] == "call" else r[1])]
+    assert stored == ["L0", "L1", "L2", "L3", "L4"] and writer.backlog == 0
