@@ -6,7 +6,8 @@ keeps, because everything later (reports, screen pop, callbacks) reads these fac
 * **Order per subject.**  Writes for one call, and the facts of one agent, are stored one after the
   other in the order they happened (a later summary of a call wins; a pause is stored before the
   unpause that follows it).  Different calls and agents are written side by side, up to
-  ``max_in_flight`` at once (the store's threads).
+  ``max_in_flight`` transactions at once (the store's threads); the calls waiting at the heads of
+  their lines go together, up to ``CALL_BATCH`` in one transaction (``Store.save_calls``).
 * **Nothing silently lost.**  A write that fails (the database is away, a lock timed out) is tried
   again with backoff, one at a time until the store answers.  Past ``max_pending`` writes in memory,
   new ones go to the journal (:mod:`.journal`; those of one reactor turn with one ``fsync``) and come
