@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-__all__ = ["neutralised", "plot_week", "write_csv", "write_xlsx"]
+__all__ = ["neutralised", "plot_week", "report_sheets", "write_csv", "write_report_files", "write_xlsx"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -43,6 +43,29 @@ def write_xlsx(path: Path, sheets: dict[str, tuple[Sequence[str], list[dict[str,
             sheet.append([neutralised(row.get(c)) for c in columns])
     book.save(path)
     return path
+
+
+def report_sheets(report: dict[str, Any]) -> dict[str, tuple[Sequence[str], list[dict[str, Any]]]]:
+    """A work report (``telephony.store.workday.work_report``) as the XLSX's sheets."""
+    from telephony.store.workday import AGENT_FIELDS, HOUR_FIELDS, QUEUE_FIELDS
+
+    return {"agents": (AGENT_FIELDS, report["agents"]), "queues": (QUEUE_FIELDS, report["queues"]),
+            "hours": (HOUR_FIELDS, report["hours"])}
+
+
+def write_report_files(folder: Path, stem: str, report: dict[str, Any], *, plots: bool) -> list[Path]:
+    """A work report's files in ``folder``: the agents' and queues' CSV, the XLSX, and with ``plots``
+    the week's two PNGs → their paths.  Slow (openpyxl, matplotlib): call it off the reactor."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sheets = report_sheets(report)
+    written = [write_csv(folder / f"{stem}-{name}.csv", *sheets[name]) for name in ("agents", "queues")]
+    written.append(write_xlsx(folder / f"{stem}.xlsx", sheets))
+    if plots:
+        misses: dict[str, int] = {}
+        for row in report["agents"]:
+            misses[row["agent"]] = misses.get(row["agent"], 0) + row["misses"]
+        written += plot_week(folder, stem, report["hours"], misses)
+    return written
 
 
 def plot_week(folder: Path, stem: str, hours: list[dict[str, Any]], misses: dict[str, int]) -> list[Path]:

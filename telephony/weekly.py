@@ -86,8 +86,7 @@ class WeeklyRecord(Service):
 
     async def make(self) -> list[Path]:
         """Compute and file the week so far; tell the board; mail it when SMTP is configured."""
-        from telephony.commands.report import AGENT_COLUMNS, QUEUE_COLUMNS
-        from telephony.exports import plot_week, write_csv, write_xlsx
+        from telephony.exports import write_report_files
 
         today = datetime.fromtimestamp(self.clock.seconds(), self.tz).date()
         monday = today - timedelta(days=today.weekday())
@@ -96,20 +95,8 @@ class WeeklyRecord(Service):
         report = await self.store.work_report(monday, 7, tz=self.tz.key, pbx=self.pbx,
                                               rings_allowed=self.rings_allowed, wrapup_s=self.wrapup_s)
         folder = Path(self.settings.folder)
-
-        def files() -> list[Path]:
-            folder.mkdir(parents=True, exist_ok=True)
-            misses: dict[str, int] = {}
-            for row in report["agents"]:
-                misses[row["agent"]] = misses.get(row["agent"], 0) + row["misses"]
-            return [write_csv(folder / f"{stem}-agents.csv", [c for c, _ in AGENT_COLUMNS], report["agents"]),
-                    write_csv(folder / f"{stem}-queues.csv", [c for c, _ in QUEUE_COLUMNS], report["queues"]),
-                    write_xlsx(folder / f"{stem}.xlsx", {
-                        "agents": ([c for c, _ in AGENT_COLUMNS], report["agents"]),
-                        "queues": ([c for c, _ in QUEUE_COLUMNS], report["queues"])}),
-                    *plot_week(folder, stem, report["hours"], misses)]
-
-        written = await threads.deferToThread(files)  # openpyxl and matplotlib are slow: not on the reactor
+        # openpyxl and matplotlib are slow: not on the reactor
+        written = await threads.deferToThread(write_report_files, folder, stem, report, plots=True)
         log.info("weekly record %s written: %s", stem, ", ".join(str(p) for p in written))
         self.bus.publish(ev.SupervisorAlert(
             pbx=self.pbx, at=self.clock.seconds(), kind="weekly_report", agent=None, queue=None, linkedid=None,

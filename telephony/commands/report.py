@@ -32,6 +32,7 @@ import sys
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,6 +40,7 @@ from telephony.commands.run import CONFIG_HELP, load_or_explain
 from telephony.privacy import describe_error
 from telephony.store.facade import open_store
 from telephony.store.report import RingReportRow
+from telephony.store.workday import AGENT_FIELDS, QUEUE_FIELDS
 from telephony.store.upgrade import SchemaOutOfDate
 
 COLUMNS = [  # (field, heading zh-CN / en)
@@ -95,23 +97,23 @@ def _week(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not an ISO week: write YYYY-Www, e.g. 2026-W49") from None
 
 
-AGENT_COLUMNS = [  # (field, heading zh-CN / en)
-    ("day", "日期 day"), ("agent", "坐席 agent"), ("calls_answered", "接听 answered"), ("outbound", "外呼 outbound"),
-    ("talk_s", "通话秒 talk s"), ("aht_s", "平均处理秒 AHT s"), ("asa_s", "平均应答秒 ASA s"),
-    ("avg_rings", "平均振铃 rings"), ("misses", "未接 misses"), ("pauses", "暂停 pauses"),
-    ("pause_s", "暂停秒 pause s"), ("follow_ups_done", "跟进完成 follow-ups"),
-    ("hung_up_first", "先挂断 hung up first"), ("without_wrapup", "未填话后 no wrap-up"),
-]
-QUEUE_COLUMNS = [
-    ("day", "日期 day"), ("queue", "队列 queue"), ("offered", "来电 offered"), ("answered", "接听 answered"),
-    ("answered_in_time", "N声内 within N"), ("service_level", "服务水平 service level"),
-    ("abandoned", "放弃 abandoned"), ("abandoned_mean_wait_s", "放弃前平均等待秒 wait s"),
-    ("longest_wait_s", "最长等待秒 longest wait s"),
-]
+#: each row field's heading (zh-CN / en); the fields and their order are the report's own
+#: (``telephony.store.workday``), so the table, the CSV and the XLSX cannot drift apart
+HEADINGS = {
+    "day": "日期 day", "agent": "坐席 agent", "calls_answered": "接听 answered", "outbound": "外呼 outbound",
+    "talk_s": "通话秒 talk s", "aht_s": "平均处理秒 AHT s", "asa_s": "平均应答秒 ASA s",
+    "avg_rings": "平均振铃 rings", "misses": "未接 misses", "pauses": "暂停 pauses",
+    "pause_s": "暂停秒 pause s", "follow_ups_done": "跟进完成 follow-ups",
+    "hung_up_first": "先挂断 hung up first", "without_wrapup": "未填话后 no wrap-up",
+    "queue": "队列 queue", "offered": "来电 offered", "answered": "接听 answered",
+    "answered_in_time": "N声内 within N", "service_level": "服务水平 service level",
+    "abandoned": "放弃 abandoned", "abandoned_mean_wait_s": "放弃前平均等待秒 wait s",
+    "longest_wait_s": "最长等待秒 longest wait s",
+}
 
 
 def run_work(args: argparse.Namespace) -> int:
-    from telephony.exports import plot_week, write_csv, write_xlsx
+    from telephony.exports import write_report_files
 
     config = load_or_explain(args.config)
     if config is None:
@@ -131,23 +133,12 @@ def run_work(args: argparse.Namespace) -> int:
         return 1
     span = f"{first} – {first + timedelta(days=6)}" if weekly else str(first)
     print(f"{config.pbx.name} {span} — {config.timezone} — 坐席 agents")
-    _print_table(AGENT_COLUMNS, report["agents"])
+    _print_table(AGENT_FIELDS, report["agents"])
     print(f"{config.pbx.name} {span} — 队列 queues (N = rings allowed; service level = within N ÷ offered)")
-    _print_table(QUEUE_COLUMNS, report["queues"])
+    _print_table(QUEUE_FIELDS, report["queues"])
     folder = Path(args.out)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        written = [write_csv(folder / f"{stem}-agents.csv", [c for c, _ in AGENT_COLUMNS], report["agents"]),
-                   write_csv(folder / f"{stem}-queues.csv", [c for c, _ in QUEUE_COLUMNS], report["queues"]),
-                   write_xlsx(folder / f"{stem}.xlsx", {
-                       "agents": ([c for c, _ in AGENT_COLUMNS], report["agents"]),
-                       "queues": ([c for c, _ in QUEUE_COLUMNS], report["queues"]),
-                       "hours": (["hour", "callers", "answered_in_time", "service_level"], report["hours"])})]
-        if weekly:
-            misses: dict[str, int] = {}
-            for row in report["agents"]:
-                misses[row["agent"]] = misses.get(row["agent"], 0) + row["misses"]
-            written += plot_week(folder, stem, report["hours"], misses)
+        written = write_report_files(folder, stem, report, plots=weekly)
     except OSError as exc:
         print(f"cannot write the report files in {folder}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -156,13 +147,13 @@ def run_work(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(columns: list[tuple[str, str]], rows: list[dict]) -> None:
+def _print_table(columns: Sequence[str], rows: list[dict]) -> None:
     if not rows:
         print("  (none / 无)")
         return
-    headings = [h for _, h in columns]
+    headings = [HEADINGS[f] for f in columns]
     table = [["-" if row.get(f) is None else (f"{row[f]:.0%}" if f == "service_level" else str(row[f]))
-              for f, _ in columns] for row in rows]
+              for f in columns] for row in rows]
     widths = [max(_width(h), *(_width(r[i]) for r in table)) for i, h in enumerate(headings)]
     for line in [headings, *table]:
         print("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths)).rstrip())

@@ -64,15 +64,13 @@ def _period(kind: str, name: str) -> tuple[date, int, str]:
 
 
 def _file_bytes(report: dict[str, Any], ext: str) -> bytes:
-    from telephony.commands.report import AGENT_COLUMNS, QUEUE_COLUMNS
-    from telephony.exports import write_csv, write_xlsx
+    from telephony.exports import report_sheets, write_csv, write_xlsx
 
+    sheets = report_sheets(report)
     with tempfile.TemporaryDirectory(prefix="telephony-report-") as folder:
         path = Path(folder) / f"report.{ext}"
         if ext == "csv":
-            write_csv(path, [c for c, _ in AGENT_COLUMNS], report["agents"])
+            write_csv(path, *sheets["agents"])
         else:
-            write_xlsx(path, {"agents": ([c for c, _ in AGENT_COLUMNS], report["agents"]),
-                              "queues": ([c for c, _ in QUEUE_COLUMNS], report["queues"]),
-                              "hours": (["hour", "callers", "answered_in_time", "service_level"], report["hours"])})
+            write_xlsx(path, sheets)
         return path.read_bytes()

@@ -15,7 +15,7 @@ centre's local days (``tz``); a call counts on the day it began.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from telephony.store.model import AgentEventRow, CallRow, TaskRow, WrapUpRow
 from telephony.store.report import day_bounds
 
-__all__ = ["AgentDay", "QueueDay", "work_report"]
+__all__ = ["AGENT_FIELDS", "HOUR_FIELDS", "QUEUE_FIELDS", "AgentDay", "QueueDay", "work_report"]
 
 
 @dataclass
@@ -73,6 +73,12 @@ class QueueDay:
         self.service_level = round(self.answered_in_time / self.offered, 4) if self.offered else None
         self.abandoned_mean_wait_s = _mean(self._abandon_waits)
         return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+
+#: the columns of a report's rows, in order (tables, CSV and XLSX alike)
+AGENT_FIELDS = tuple(f.name for f in fields(AgentDay) if not f.name.startswith("_"))
+QUEUE_FIELDS = tuple(f.name for f in fields(QueueDay) if not f.name.startswith("_"))
+HOUR_FIELDS = ("hour", "callers", "answered_in_time", "service_level")
 
 
 def work_report(session: Session, first_day: date, days: int = 1, *, tz: str, pbx: str,
