@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from telephony.commands.run import CONFIG_HELP, load_or_explain
+from telephony.commands.run import CONFIG_HELP
 from telephony.commands.users import with_store
 
 
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_prune(args: argparse.Namespace) -> int:
-    def work(store) -> int:
+    def work(store, config) -> int:
         due, held = store.prunable_recordings(config.recording.retention_for)
         deleted = missing = failed = 0
         for row in due:
@@ -53,7 +53,4 @@ def run_prune(args: argparse.Namespace) -> int:
               + (f"; {failed} could not be deleted" if failed else ""))
         return 1 if failed else 0
 
-    config = load_or_explain(args.config)
-    if config is None:
-        return 2
     return with_store(args.config, work)

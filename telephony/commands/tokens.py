@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    def work(store) -> int:
+    def work(store, _config) -> int:
         print(store.add_token(args.name, args.role, extension=args.extension))
         return 0
 

@@ -59,13 +59,13 @@ def read_password(path: str) -> str:
 
 
 def with_store(config_path: str, work) -> int:
-    """Run ``work(store)`` on the config's store; problems are printed with what to do, exit 1/2."""
+    """Run ``work(store, config)`` on the config's store; problems are printed with what to do, exit 1/2."""
     config = load_or_explain(config_path)
     if config is None:
         return 2
     try:
         with open_store(config.store.url) as store:
-            return work(store)
+            return work(store, config)
     except UserProblem as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"cannot read the password: {exc.filename}: {exc.strerror}", file=sys.stderr)
             return 2
 
-    def work(store: SyncStore) -> int:
+    def work(store: SyncStore, _config) -> int:
         if command == "add":
             store.add_user(args.name, args.role, password, extension=args.extension)
             print(f"user {args.name} added ({args.role}{', extension ' + args.extension if args.extension else ''})")

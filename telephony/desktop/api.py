@@ -33,7 +33,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.web import server
 
 from telephony.live.model import LiveModel
-from telephony.numbers import NotAPhoneNumber, e164
+from telephony.numbers import NotAPhoneNumber, e164, e164_or_none
 from telephony.privacy import mask_number
 from telephony.store.casework import WrapUp, WrapUpProblem
 from telephony.store.model import CUSTOMER_CATEGORIES
@@ -209,13 +209,13 @@ class Api(ShiftRoutes, RecordingRoutes, ReportRoutes, Guarded):
             return True
         return bool(await self.store.agent_may_see_call(who.extension, pbx, linkedid))
 
-    async def _may_see_customer(self, who: Principal, number: str) -> bool:
+    async def _may_see_customer(self, who: Principal, normal: str) -> bool:
+        """``normal``: the number in E.164."""
         if who.is_supervisor:
             return True
         if who.role != "agent" or who.extension is None:
             return False
-        normal = e164(number)
-        if any(t.caller and _same_number(t.caller, normal) for t in self.feeds.taken(who.extension)):
+        if any(e164_or_none(t.caller) == normal for t in self.feeds.taken(who.extension)):
             return True
         return bool(await self.store.agent_serves_customer(who.extension, normal))
 
@@ -350,13 +350,6 @@ class Api(ShiftRoutes, RecordingRoutes, ReportRoutes, Guarded):
         self._supervisor(who)
         self.open_board_stream(request)
         return None
-
-
-def _same_number(raw: str, normal: str) -> bool:
-    try:
-        return e164(raw) == normal
-    except NotAPhoneNumber:
-        return False
 
 
 def _number(text: str) -> str:

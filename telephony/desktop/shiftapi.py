@@ -195,7 +195,8 @@ class ShiftRoutes:
         kind = text_field(body, "kind", 32)
         if kind is None or not math.isfinite(at) or not 0 < at < 4_102_444_800:  # before 2100
             raise BadRequest("kind and at (epoch seconds) name the alert")
-        facts = {name: text_field({name: str(body[name])} if body.get(name) is not None else {}, name, 128)
+        # the board gives them as it shows them; an id may come as a number
+        facts = {name: None if body.get(name) is None else text_field({name: str(body[name])}, name, 128)
                  for name in ("agent", "queue", "linkedid")}
         if not await self.store.acknowledge_alert_fact(self.pbx, kind, at, facts["agent"], facts["queue"],
                                                        facts["linkedid"]):
