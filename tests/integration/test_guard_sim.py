@@ -31,6 +31,20 @@ SCALE = 10.0
 SECRET_ENV = "TELEPHONY_TEST_AMI_SECRET"
 
 
+def wait_on_bus(bus, events: list[ev.DomainEvent], done) -> defer.Deferred:
+    """Fires once ``done(events)`` is true; checked whenever ``bus`` carries something."""
+    waiting: defer.Deferred = defer.Deferred()
+
+    def check(_event: ev.DomainEvent | None) -> None:
+        if not waiting.called and done(events):
+            unsubscribe()
+            waiting.callback(None)
+
+    unsubscribe = bus.subscribe(check)
+    check(None)
+    return waiting
+
+
 class GuardAgainstTheSimulator(unittest.TestCase):
     timeout = 60
 
@@ -64,17 +78,7 @@ class GuardAgainstTheSimulator(unittest.TestCase):
         self.addCleanup(self.daemon.root.stopService)
 
     def wait_for(self, done) -> defer.Deferred:
-        """Fires once ``done(events)`` is true; checked whenever the bus carries something."""
-        waiting: defer.Deferred = defer.Deferred()
-
-        def check(_event: ev.DomainEvent) -> None:
-            if not waiting.called and done(self.events):
-                unsubscribe()
-                waiting.callback(None)
-
-        unsubscribe = self.daemon.bus.subscribe(check)
-        check(None)
-        return waiting
+        return wait_on_bus(self.daemon.bus, self.events, done)
 
     @defer.inlineCallbacks
     def test_never_answering_agent_is_skipped_at_the_third_ring_and_paused_after_two_misses(self):

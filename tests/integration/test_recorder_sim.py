@@ -21,6 +21,7 @@ from telephony.sim.config import PBXConfig
 from telephony.sim.simulator import SimulatedPBX
 from telephony.store.facade import open_store
 from telephony.store.upgrade import upgrade
+from tests.integration.test_guard_sim import wait_on_bus
 
 SCALE = 10.0
 SECRET_ENV = "TELEPHONY_TEST_AMI_SECRET"
@@ -30,13 +31,16 @@ class _DaemonAndSimulator(unittest.TestCase):
     """The daemon (recording with MixMonitor) connected to the simulated PBX; ``sent`` spies its actions."""
 
     timeout = 60
+    scale = SCALE  #: the simulator runs this much faster than real time; the ring cycle shrinks to match
+
+    def pbx_config(self) -> PBXConfig:
+        return PBXConfig.with_agents(2, member_timeout=18.0, lab_queues=False)
 
     def setUp(self) -> None:
         os.environ[SECRET_ENV] = "recorder-test-secret"
         self.addCleanup(os.environ.pop, SECRET_ENV, None)
-        self.sim = SimulatedPBX(reactor, config=getattr(self, "sim_config", None) or PBXConfig.with_agents(
-            2, member_timeout=18.0, lab_queues=False), users={"telephony": "recorder-test-secret"}, seed=5,
-            time_scale=getattr(self, "scale", SCALE))
+        self.sim = SimulatedPBX(reactor, config=self.pbx_config(), users={"telephony": "recorder-test-secret"},
+                                seed=5, time_scale=self.scale)
         self.sim.agent("1001").behaviour = Answer(after_s=2.0)
         port = self.sim.listen(reactor, 0)
         self.addCleanup(port.stopListening)
@@ -49,7 +53,7 @@ class _DaemonAndSimulator(unittest.TestCase):
         config = parse_config(
             f"pbx:\n  name: lab\n  ami:\n    host: 127.0.0.1\n    port: {port.getHost().port}\n"
             f"    secret_env: {SECRET_ENV}\n"
-            f"rings:\n  cycle_s: {5.0 / getattr(self, 'scale', SCALE)}\n"
+            f"rings:\n  cycle_s: {5.0 / self.scale}\n"
             f"store:\n  url: {self.url}\n  journal: {self.folder / 'journal.jsonl'}\n"
             f"  live_state: {self.folder / 'live.json'}\n"
             f"recording:\n  folder: {self.folder / 'monitor'}\n  template: \"{{queue}}/{{agent}}-{{linkedid}}.wav\"\n",
@@ -62,24 +66,14 @@ class _DaemonAndSimulator(unittest.TestCase):
             self.sent.append((name, dict(fields or [])))
             return send(name, fields, **kw)
 
-        self.daemon.connection.action = spy
-        self.daemon.recorder.ami = self.daemon.connection
+        self.daemon.connection.action = spy  # the recorder holds this very connection: it sends through the spy
         self.events: list[ev.DomainEvent] = []
         self.daemon.bus.subscribe(self.events.append)
         self.daemon.root.startService()
         self.addCleanup(self.daemon.root.stopService)
 
     def wait_for(self, done) -> defer.Deferred:
-        waiting: defer.Deferred = defer.Deferred()
-
-        def check(_event) -> None:
-            if not waiting.called and done(self.events):
-                unsubscribe()
-                waiting.callback(None)
-
-        unsubscribe = self.daemon.bus.subscribe(check)
-        check(None)
-        return waiting
+        return wait_on_bus(self.daemon.bus, self.events, done)
 
 
 class RecordingAgainstTheSimulator(_DaemonAndSimulator):
@@ -180,14 +174,16 @@ class BusyHour(_DaemonAndSimulator):
     answered call gets exactly one recording row, done when its call ended."""
 
     timeout = 120
+    scale = 20.0
 
     def setUp(self) -> None:
         from telephony.sim.scenarios import scenario
 
         self.preset = scenario("busy-hour")
-        self.scale = 20.0
-        self.sim_config = self.preset.config()
         super().setUp()
+
+    def pbx_config(self) -> PBXConfig:
+        return self.preset.config()
 
     @defer.inlineCallbacks
     def test_every_answered_call_of_the_busy_hour_is_recorded_once(self):
