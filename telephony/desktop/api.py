@@ -41,7 +41,7 @@ from telephony.store.people import Principal
 
 from .auth import Gate
 from .guarded import ActionSender, BadRequest, Denied, Guarded, body_of, record_id, respond_json, text_field
-from .pop import AgentFeeds, presence_of
+from .pop import AgentFeeds, TakenCall, presence_of
 from .recordingapi import RecordingRoutes
 from .reportapi import ReportRoutes
 from .shiftapi import UNREAD_REASON, ShiftRoutes
@@ -205,9 +205,21 @@ class Api(ShiftRoutes, RecordingRoutes, ReportRoutes, Guarded):
             return True
         if who.role != "agent" or who.extension is None:
             return False
-        if any(t.pbx == pbx and t.linkedid == linkedid for t in self.feeds.taken(who.extension)):
+        if self.feeds.took(who.extension, pbx, linkedid) is not None:
             return True
         return bool(await self.store.agent_may_see_call(who.extension, pbx, linkedid))
+
+    async def _answered(self, extension: str, pbx: str, linkedid: str) -> TakenCall | None:
+        """The call if ``extension`` answered it (as the feed saw it lately, or as the call log has it,
+        an answer after a transfer included), else None."""
+        live = self.feeds.took(extension, pbx, linkedid, answered=True)
+        if live is not None:
+            return live
+        stored = await self.store.get_call(pbx, linkedid)
+        if stored is not None and (stored.answered_by == extension or any(
+                o.agent == extension and o.result == "answered" for o in stored.offers)):
+            return TakenCall(pbx, linkedid, stored.caller, True)
+        return None
 
     async def _may_see_customer(self, who: Principal, normal: str) -> bool:
         """``normal``: the number in E.164."""
@@ -291,28 +303,20 @@ class Api(ShiftRoutes, RecordingRoutes, ReportRoutes, Guarded):
     async def wrapup(self, request: server.Request, who: Principal, pbx: str, linkedid: str) -> bytes:
         if who.role != "agent" or who.extension is None:
             raise Denied(403, "only the agent who took the call writes its wrap-up")
-        caller = await self._answered_by(who.extension, pbx, linkedid)
+        taken = await self._answered(who.extension, pbx, linkedid)
+        if taken is None:
+            raise Denied(404, "no call of yours with that id")
         body = body_of(request)
         wrapup = WrapUp(problem_type=str(body.get("problem_type", "")), resolution=str(body.get("resolution", "")),
                         order_no=text_field(body, "order_no", 64), notes=text_field(body, "notes", 4000, lines=True),
                         follow_up_due=_when(body, "follow_up_due"), category=_category(body))
         try:
-            saved = await self.store.save_wrapup(pbx, linkedid, who.extension, caller, wrapup)
+            saved = await self.store.save_wrapup(pbx, linkedid, who.extension, taken.caller, wrapup)
         except (WrapUpProblem, NotAPhoneNumber) as exc:
             raise BadRequest(str(exc)) from None
         log.info("wrap-up of %s/%s saved by %s (%s, %s)", pbx, linkedid, who.extension, wrapup.problem_type,
                  wrapup.resolution)
         return respond_json(request, 200, saved)
-
-    async def _answered_by(self, extension: str, pbx: str, linkedid: str) -> str | None:
-        """The caller of a call ``extension`` answered; 404 for any other call."""
-        for taken in self.feeds.taken(extension):
-            if taken.pbx == pbx and taken.linkedid == linkedid and taken.answered:
-                return taken.caller
-        stored = await self.store.get_call(pbx, linkedid)
-        if stored is None or stored.answered_by != extension:
-            raise Denied(404, "no call of yours with that id")
-        return stored.caller
 
     async def customer(self, request: server.Request, who: Principal, number: str) -> bytes:
         normal = _number(number)

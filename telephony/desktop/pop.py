@@ -191,6 +191,11 @@ class AgentFeeds:
                    for o in self._offers.values() if o.extension == extension and not o.finished]
         return current + list(reversed(self._taken.get(extension, ())))
 
+    def took(self, extension: str, pbx: str, linkedid: str, *, answered: bool = False) -> TakenCall | None:
+        """The call if ``extension`` is being offered it or was lately (``answered``: if he answered it)."""
+        return next((t for t in self.taken(extension) if t.pbx == pbx and t.linkedid == linkedid
+                     and (t.answered or not answered)), None)
+
     def note_transfer(self, linkedid: str, *, from_agent: str, to: str, note: str | None) -> None:
         """The agent passing the caller on says why: the receiver's pop for this call shows it."""
         self._notes[linkedid] = {"from": from_agent, "to": to, "note": note}

@@ -26,7 +26,8 @@ __all__ = ["RecordingRoutes"]
 
 
 class RecordingRoutes:
-    """Route methods; the class using it provides ``store``, ``feeds``, ``model``, ``recorder`` and ``pbx``."""
+    """Route methods; the class using it provides ``store``, ``model``, ``recorder``, ``pbx`` and
+    ``_answered`` (whether an agent answered a call)."""
 
     def recording_routes(self) -> list[tuple[str, tuple[str, ...], Any]]:
         return [
@@ -40,11 +41,7 @@ class RecordingRoutes:
             return True
         if who.role != "agent" or who.extension is None:
             return False
-        if any(t.pbx == pbx and t.linkedid == linkedid and t.answered for t in self.feeds.taken(who.extension)):
-            return True
-        stored = await self.store.get_call(pbx, linkedid)
-        return stored is not None and (stored.answered_by == who.extension or any(
-            o.agent == who.extension and o.result == "answered" for o in stored.offers))
+        return await self._answered(who.extension, pbx, linkedid) is not None
 
     async def call_recordings(self, request: server.Request, who: Principal, pbx: str, linkedid: str) -> bytes:
         if not await self._took(who, pbx, linkedid):

@@ -345,6 +345,17 @@ class AccessTests(ScreensTestCase):
         self.assertEqual(codes, {"agent1001": 404, "agent1002": 200, "boss": 403, "ops": 403, "nobody": 401})
 
     @defer.inlineCallbacks
+    def test_the_colleague_a_call_was_transferred_to_writes_his_wrap_up_too(self):
+        from tests.integration.test_store_calls import offer
+
+        yield self.store.save_call(summary(linkedid="c-xfer", pbx=PBX, answered_by="1002",
+                                           offers=(offer("1002", 0.0, 3.0, 1, "answered"),
+                                                   offer("1001", 60.0, 2.0, 1, "answered", queue=None))))
+        codes = yield self.codes(f"/api/v1/calls/{PBX}/c-xfer/wrapup", "POST",
+                                 {"problem_type": "求助", "resolution": "resolved"})
+        self.assertEqual(codes, {"agent1001": 200, "agent1002": 200, "boss": 403, "ops": 403, "nobody": 401})
+
+    @defer.inlineCallbacks
     def test_the_supervisors_board_and_listening(self):
         codes = yield self.codes("/api/v1/board")
         self.assertEqual(codes, {"agent1001": 403, "agent1002": 403, "boss": 200, "ops": 403, "nobody": 401})
