@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.test_demo import READY, ROOT, lines_of, wait_for
+from tests.e2e.test_demo import READY, ROOT, lines_of, rest_of, stop, wait_for
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "board.png"
 
@@ -49,15 +48,7 @@ def test_the_board_shows_the_first_callers_name_in_chromium(tmp_path, page):
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
     finally:
-        demo.send_signal(signal.SIGINT)
-        try:
-            code = demo.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            demo.kill()
-            demo.wait(timeout=5)
-            raise AssertionError("the demo did not stop within 15 s of SIGINT:\n" + "".join(seen[-30:])) from None
-    rest = []
-    while (line := lines.get(timeout=5)) is not None:
-        rest.append(line)
+        code = stop(demo, seen)
+    rest = rest_of(lines)
     assert code == 0, "".join(seen[-20:] + rest)
     assert not any("Traceback" in line for line in seen + rest), "".join(seen + rest)

@@ -52,6 +52,25 @@ def wait_for(lines: queue.Queue, pattern: re.Pattern, timeout: float, seen: list
             return found
 
 
+def stop(process: subprocess.Popen, seen: list[str], timeout: float = 15.0) -> int:
+    """Ctrl-C (SIGINT) to the demo → its exit code; fails when it does not end within ``timeout``."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+        raise AssertionError(f"the demo did not stop within {timeout:g} s of SIGINT:\n" + "".join(seen[-30:])) from None
+
+
+def rest_of(lines: queue.Queue) -> list[str]:
+    """What the demo printed that was not read yet, up to its end."""
+    rest = []
+    while (line := lines.get(timeout=5)) is not None:
+        rest.append(line)
+    return rest
+
+
 def test_demo_shows_a_simulated_call_within_20_seconds_and_stops_on_ctrl_c():
     holders = [h for h in (hold(8080), hold(5038)) if h is not None]
     try:
@@ -96,14 +115,7 @@ def _run_the_demo() -> None:
         assert '<html lang="zh-CN">' in html and "****" in html, "a masked caller number is on the page"
         assert not any(c["caller"] and c["caller"].isdigit() for c in board["calls"]), "numbers are masked"
     finally:
-        demo.send_signal(signal.SIGINT)
-        try:
-            code = demo.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            demo.kill()
-            raise
-    rest = []
-    while (line := lines.get(timeout=5)) is not None:
-        rest.append(line)
+        code = stop(demo, seen, timeout=20)
+    rest = rest_of(lines)
     assert code == 0, "".join(seen[-20:] + rest)
     assert not any("Traceback" in line for line in seen + rest), "".join(seen + rest)

@@ -21,7 +21,6 @@ import json
 import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -36,7 +35,7 @@ import pytest
 import yaml
 
 from tests.e2e.test_browser_board import demo_config
-from tests.e2e.test_demo import READY, ROOT, lines_of, wait_for
+from tests.e2e.test_demo import READY, ROOT, lines_of, rest_of, stop, wait_for
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
@@ -149,15 +148,8 @@ def demo(tmp_path_factory, browser) -> Iterator[Demo]:
             "the demo did not print its users:\n" + "".join(seen)
         yield Demo(f"http://127.0.0.1:{port}/", passwords, started, process, lines, seen)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            code = process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-            raise AssertionError("the demo did not stop within 15 s of SIGINT:\n" + "".join(seen[-30:])) from None
-    while (line := lines.get(timeout=5)) is not None:
-        seen.append(line)
+        code = stop(process, seen)
+    seen += rest_of(lines)
     assert code == 0, "the demo did not exit cleanly on SIGINT:\n" + "".join(seen[-30:])
     assert not any("Traceback" in line for line in seen), "".join(seen)
 
